@@ -1,0 +1,32 @@
+# payment_records -- PGXS build
+#
+# make && make install && make installcheck (regress, isolation, TAP).
+# Warnings become errors only when asked: make PG_CFLAGS=-Werror (CI does).
+
+EXTENSION = payment_records
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = payment_records
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/src -DPAYMENT_RECORDS_VERSION='"$(EXTVERSION)"'
+
+DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+
+# pg_regress: sql/<name>.sql -> expected/<name>.out
+REGRESS = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --outputdir=output_regress
+
+# isolationtester: test/specs/<name>.spec -> test/expected/<name>.out
+ISOLATION = $(sort $(notdir $(basename $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso
+
+# TAP: test/t/*.pl
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+PROVE_FLAGS = -I $(srcdir)/test/perl
+
+EXTRA_CLEAN = output_regress output_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ * pr_api.c
+ *		Argument handling shared by every SQL-callable API function.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "pr_api.h"
+#include "pr_errors.h"
+#include "pr_json.h"
+#include "pr_module.h"
+
+#define PR_MAX_IDEMPOTENCY_KEY 255
+
+char *
+pr_arg_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "id",
+				 "missing required parameter \"id\"");
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+Jsonb *
+pr_arg_params(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return PG_GETARG_JSONB_P(argno);
+}
+
+char *
+pr_arg_idempotency_key(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *t;
+	char	   *key;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	key = text_to_cstring(t);
+	if (key[0] == '\0')
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EMPTY, "idempotency_key",
+				 "idempotency key must not be empty");
+	if (pg_mbstrlen(key) > PR_MAX_IDEMPOTENCY_KEY)
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "idempotency_key",
+				 "idempotency key must be at most %d characters",
+				 PR_MAX_IDEMPOTENCY_KEY);
+	return key;
+}
+
+bool
+pr_ts_param(JsonbValue *tree, const char *key, const char *sub, TimestampTz *out)
+{
+	JsonbValue *v = pj_get(tree, key);
+
+	if (v != NULL && sub != NULL)
+		v = pj_get(v, sub);
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	*out = PR_TS_FROM_UNIX(pj_int_value(v));
+	return true;
+}
+
+Jsonb *
+pr_spi_return(Jsonb *result)
+{
+	Jsonb	   *copy = (Jsonb *) SPI_palloc(VARSIZE(result));
+
+	memcpy(copy, result, VARSIZE(result));
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return copy;
+}
+
+void
+pr_raise_missing(const char *kind, const char *id, const char *param)
+{
+	pr_error(ERRCODE_NO_DATA_FOUND, PR_CODE_MISSING_RES, param,
+			 "no such %s: \"%s\"", kind, id);
+	pg_unreachable();
+}
+
+void
+pr_lock_record_for_write(const char *id, PrRecord *rec)
+{
+	if (!pr_store_lock_record(id, pr_livemode, rec))
+		pr_raise_missing("payment_record", id, "id");
+	pr_store_read_state(rec);
+}

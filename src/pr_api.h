@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ * pr_api.h
+ *		Helpers shared by the SQL-callable API functions.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PR_API_H
+#define PR_API_H
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "pr_store.h"
+
+/* The id argument as a C string; NULL raises parameter_missing "id". */
+extern char *pr_arg_id(FunctionCallInfo fcinfo, int argno);
+
+/* The params argument (NULL when SQL NULL). */
+extern Jsonb *pr_arg_params(FunctionCallInfo fcinfo, int argno);
+
+/* The idempotency key argument, checked (NULL when absent). */
+extern char *pr_arg_idempotency_key(FunctionCallInfo fcinfo, int argno);
+
+/* A timestamp parameter (unix seconds) at tree[key] or tree[key][sub]. */
+extern bool pr_ts_param(JsonbValue *tree, const char *key, const char *sub,
+						TimestampTz *out);
+
+/* Copy a result out of the SPI procedure context, then SPI_finish(). */
+extern Jsonb *pr_spi_return(Jsonb *result);
+
+/* Lock a record for a write and read its state; raises resource_missing. */
+extern void pr_lock_record_for_write(const char *id, PrRecord *rec);
+
+/* raise resource_missing for an id of a kind ("payment_record", ...) */
+extern void pr_raise_missing(const char *kind, const char *id, const char *param)
+			pg_attribute_noreturn();
+
+#endif							/* PR_API_H */

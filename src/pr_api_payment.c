@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ * pr_api_payment.c
+ *		report_payment() and retrieve_payment_record().
+ *
+ * report_payment creates a record and its first attempt in one statement;
+ * the response is built from what was just written, without reading back.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+#include "pr_api.h"
+#include "pr_build.h"
+#include "pr_errors.h"
+#include "pr_ids.h"
+#include "pr_module.h"
+#include "pr_params.h"
+#include "pr_schemas.h"
+
+PG_FUNCTION_INFO_V1(payment_records_report_payment);
+PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_record);
+
+/*
+ * outcome and the guaranteed / failed hashes must agree: outcome=X needs
+ * the X hash, and the other hash (or either hash without an outcome) is
+ * refused rather than ignored.  Shared with report_payment_attempt.
+ */
+void		pr_check_outcome(JsonbValue *tree, const char **status);
+
+void
+pr_check_outcome(JsonbValue *tree, const char **status)
+{
+	char	   *outcome = pr_field_string(tree, "outcome");
+	bool		has_g = pr_field(tree, "guaranteed") != NULL;
+	bool		has_f = pr_field(tree, "failed") != NULL;
+
+	if (outcome == NULL)
+	{
+		if (has_g || has_f)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "outcome",
+					 "parameter \"%s\" requires parameter \"outcome\"",
+					 has_g ? "guaranteed" : "failed");
+		*status = "pending";
+	}
+	else if (strcmp(outcome, "guaranteed") == 0)
+	{
+		if (has_f)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, "failed",
+					 "parameter \"failed\" cannot be used with outcome \"guaranteed\"");
+		if (!has_g)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "guaranteed",
+					 "missing required parameter \"guaranteed\"");
+		*status = "guaranteed";
+	}
+	else
+	{
+		if (has_g)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, "guaranteed",
+					 "parameter \"guaranteed\" cannot be used with outcome \"failed\"");
+		if (!has_f)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "failed",
+					 "missing required parameter \"failed\"");
+		*status = "failed";
+	}
+}
+
+/*
+ * payment_method_details needs a payment_method or type=custom; a custom
+ * hash needs type=custom beside it.  Shared with report_payment_attempt.
+ */
+void		pr_check_payment_method(JsonbValue *tree);
+
+void
+pr_check_payment_method(JsonbValue *tree)
+{
+	JsonbValue *pmd = pr_field(tree, "payment_method_details");
+
+	if (pmd == NULL)
+		return;
+	if (pj_get(pmd, "type") == NULL &&
+		(pj_get(pmd, "payment_method") == NULL || pj_get(pmd, "custom") != NULL))
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING,
+				 "payment_method_details[type]",
+				 "missing required parameter \"payment_method_details[type]\"");
+}
+
+Datum
+payment_records_report_payment(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *params = pr_arg_params(fcinfo, 0);
+	JsonbValue *tree;
+	JsonbValue *amount;
+	PrRecord	rec;
+	PrNewAttempt na;
+	const char *status;
+	Jsonb	   *result;
+
+	(void) pr_arg_idempotency_key(fcinfo, 1);
+	tree = pr_validate(params, pr_schema_report_payment);
+	pr_check_outcome(tree, &status);
+	pr_check_payment_method(tree);
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&na, 0, sizeof(na));
+	pr_new_id(rec.id, "pr_");
+	pr_new_id(rec.latest.id, "par_");
+	rec.livemode = pr_livemode;
+	rec.created = GetCurrentTransactionStartTimestamp();
+	amount = pr_field(tree, "amount_requested");
+	strlcpy(rec.currency, pr_field_string(amount, "currency"), sizeof(rec.currency));
+	pr_field_int(amount, "value", &rec.amount);
+
+	rec.latest.attempt = 1;
+	strlcpy(rec.latest.status, status, sizeof(rec.latest.status));
+	rec.latest.created = rec.created;
+	rec.latest.customer_details = pr_field_jsonb(tree, "customer_details");
+	rec.latest.customer_presence = pr_field_string(tree, "customer_presence");
+	rec.latest.description = pr_field_string(tree, "description");
+	rec.latest.metadata = pr_metadata_merge(NULL, pr_field(tree, "metadata"));
+	rec.latest.payment_method_details = pr_field_jsonb(tree, "payment_method_details");
+	rec.latest.processor_details = pr_field_jsonb(tree, "processor_details");
+	rec.latest.shipping_details = pr_field_jsonb(tree, "shipping_details");
+
+	pr_ts_param(tree, "initiated_at", NULL, &na.initiated_at);
+	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
+	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pr_store_insert_payment(&rec, &na);
+	result = pr_spi_return(pr_build_record(&rec));
+	PG_RETURN_JSONB_P(result);
+}
+
+Datum
+payment_records_retrieve_payment_record(PG_FUNCTION_ARGS)
+{
+	char	   *id = pr_arg_id(fcinfo, 0);
+	PrRecord	rec;
+	Jsonb	   *result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!pr_store_fetch_record(id, pr_livemode, &rec))
+		pr_raise_missing("payment_record", id, "id");
+	result = pr_spi_return(pr_build_record(&rec));
+	PG_RETURN_JSONB_P(result);
+}

@@ -1,0 +1,97 @@
+/*-------------------------------------------------------------------------
+ * pr_api_refund.c
+ *		report_refund(): append a refund to a guaranteed record.
+ *
+ * The record row is locked before anything is decided, so refunds of one
+ * record are serialized; the decision reads the latest committed chain
+ * head (see pr_store.c).  The refund trigger checks the same rules again
+ * for every insert, API or not: this function gives the caller clear
+ * errors, the trigger is the guarantee.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "pr_api.h"
+#include "pr_build.h"
+#include "pr_errors.h"
+#include "pr_module.h"
+#include "pr_params.h"
+#include "pr_schemas.h"
+
+PG_FUNCTION_INFO_V1(payment_records_report_refund);
+
+Datum
+payment_records_report_refund(PG_FUNCTION_ARGS)
+{
+	char	   *id = pr_arg_id(fcinfo, 0);
+	Jsonb	   *params = pr_arg_params(fcinfo, 1);
+	JsonbValue *tree;
+	JsonbValue *amount;
+	JsonbValue *meta;
+	PrRecord	rec;
+	PrRefund	rf;
+	int64		remaining;
+	Jsonb	   *result;
+
+	(void) pr_arg_idempotency_key(fcinfo, 2);
+	tree = pr_validate(params, pr_schema_report_refund);
+
+	memset(&rf, 0, sizeof(rf));
+	rf.reference = pj_cstring(pj_get(pj_get(pr_field(tree, "processor_details"), "custom"),
+									 "refund_reference"));
+	rf.has_initiated_at = pr_ts_param(tree, "initiated_at", NULL, &rf.initiated_at);
+	rf.has_refunded_at = pr_ts_param(tree, "refunded", "refunded_at", &rf.refunded_at);
+	meta = pr_field(tree, "metadata");
+	rf.metadata = pr_metadata_merge(NULL, meta);
+	amount = pr_field(tree, "amount");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pr_lock_record_for_write(id, &rec);
+
+	if (strcmp(rec.latest.status, "guaranteed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payment record \"%s\" cannot be refunded: its latest payment attempt is %s",
+						rec.id, rec.latest.status),
+				 errhint("Only a guaranteed payment can be refunded.")));
+
+	remaining = rec.amount - rec.refunded;
+	if (amount != NULL)
+	{
+		char	   *currency = pr_field_string(amount, "currency");
+
+		if (strcmp(currency, rec.currency) != 0)
+			pr_error(ERRCODE_CHECK_VIOLATION, NULL, "amount[currency]",
+					 "refund currency \"%s\" does not match payment record currency \"%s\"",
+					 currency, rec.currency);
+		pr_field_int(amount, "value", &rf.amount);
+		if (rf.amount > remaining)
+			pr_error(ERRCODE_CHECK_VIOLATION, NULL, "amount[value]",
+					 "refund amount " INT64_FORMAT " exceeds the remaining refundable amount " INT64_FORMAT " of payment record \"%s\"",
+					 rf.amount, remaining, rec.id);
+	}
+	else
+	{
+		if (remaining <= 0)
+			pr_error(ERRCODE_CHECK_VIOLATION, NULL, "amount[value]",
+					 "payment record \"%s\" has no remaining refundable amount", rec.id);
+		rf.amount = remaining;
+	}
+
+	if (!pr_store_insert_refund(&rec, &rf))
+		pr_error(ERRCODE_UNIQUE_VIOLATION, PR_CODE_EXISTS,
+				 "processor_details[custom][refund_reference]",
+				 "refund reference \"%s\" has already been used", rf.reference);
+	rec.refunded += rf.amount;
+	rec.refund_count++;
+
+	if (meta != NULL)
+		pr_store_set_attempt_metadata(&rec.latest,
+									  pr_metadata_merge(rec.latest.metadata, meta));
+
+	result = pr_spi_return(pr_build_record(&rec));
+	PG_RETURN_JSONB_P(result);
+}

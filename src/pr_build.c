@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ * pr_build.c
+ *		payment_record and payment_attempt_record objects, every key present.
+ *
+ * Details are stored as the caller sent them (validated); here they are
+ * rendered in Stripe's full shape: a hash that was sent gets all of its
+ * keys, null where not sent, and an address inside details is never null.
+ * The record shows its latest attempt's buckets and details (SPEC 5).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "pr_build.h"
+#include "pr_module.h"
+
+/* How a key of a details hash is rendered when it was not sent. */
+#define SH_NULL			0		/* null */
+#define SH_OMIT			1		/* key left out ("custom" hashes) */
+#define SH_EMPTY_SHAPE	2		/* the sub-shape with every key null */
+
+typedef struct PrShape
+{
+	const char *key;			/* NULL ends a shape */
+	const struct PrShape *sub;	/* hash rendered by this shape, or NULL */
+	int			absent;
+} PrShape;
+
+static const PrShape address_shape[] = {
+	{"city"}, {"country"}, {"line1"}, {"line2"}, {"postal_code"}, {"state"}, {NULL}
+};
+static const PrShape billing_shape[] = {
+	{"address", address_shape, SH_EMPTY_SHAPE}, {"email"}, {"name"}, {"phone"}, {NULL}
+};
+static const PrShape customer_shape[] = {
+	{"customer"}, {"email"}, {"name"}, {"phone"}, {NULL}
+};
+static const PrShape shipping_shape[] = {
+	{"address", address_shape, SH_EMPTY_SHAPE}, {"name"}, {"phone"}, {NULL}
+};
+static const PrShape pm_custom_shape[] = {{"display_name"}, {"type"}, {NULL}};
+static const PrShape payment_method_shape[] = {
+	{"billing_details", billing_shape, SH_NULL},
+	{"custom", pm_custom_shape, SH_OMIT},
+	{"payment_method"}, {"type"}, {NULL}
+};
+static const PrShape processor_custom_shape[] = {{"payment_reference"}, {NULL}};
+static const PrShape processor_shape[] = {
+	{"custom", processor_custom_shape, SH_OMIT}, {"type"}, {NULL}
+};
+
+static void
+push_shape(PrJson *j, JsonbContainer *c, const PrShape *shape)
+{
+	const PrShape *s;
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	pj_begin_object(j);
+	for (s = shape; s->key; s++)
+	{
+		v = c ? pj_get_container(c, s->key, &buf) : NULL;
+		if (v == NULL && s->absent == SH_OMIT)
+			continue;
+		pj_key(j, s->key);
+		if (v == NULL || v->type == jbvNull)
+		{
+			if (s->sub && s->absent == SH_EMPTY_SHAPE)
+				push_shape(j, NULL, s->sub);
+			else
+				pj_null(j);
+		}
+		else if (s->sub && v->type == jbvBinary)
+			push_shape(j, v->val.binary.data, s->sub);
+		else
+			pj_value(j, v);
+	}
+	pj_end_object(j);
+}
+
+static void
+push_details(PrJson *j, const char *key, Jsonb *stored, const PrShape *shape)
+{
+	pj_key(j, key);
+	if (stored == NULL)
+		pj_null(j);
+	else
+		push_shape(j, &stored->root, shape);
+}
+
+/* Keys shared by records and attempts. */
+static void
+push_common(PrJson *j, PrRecord *rec, PrAttempt *a, TimestampTz created,
+			int64 refunded)
+{
+	bool		guaranteed = strcmp(a->status, "guaranteed") == 0;
+
+	pj_amount(j, "amount", rec->currency, rec->amount);
+	pj_amount(j, "amount_authorized", rec->currency, guaranteed ? rec->amount : 0);
+	pj_amount(j, "amount_canceled", rec->currency,
+			  strcmp(a->status, "canceled") == 0 ? rec->amount : 0);
+	pj_amount(j, "amount_failed", rec->currency,
+			  strcmp(a->status, "failed") == 0 ? rec->amount : 0);
+	pj_amount(j, "amount_guaranteed", rec->currency, guaranteed ? rec->amount : 0);
+	pj_amount(j, "amount_refunded", rec->currency, refunded);
+	pj_amount(j, "amount_requested", rec->currency, rec->amount);
+	pj_key(j, "application");
+	pj_null(j);
+	pj_key(j, "created");
+	pj_int(j, PR_UNIX_FROM_TS(created));
+	push_details(j, "customer_details", a->customer_details, customer_shape);
+	pj_key(j, "customer_presence");
+	pj_string_or_null(j, a->customer_presence);
+	pj_key(j, "description");
+	pj_string_or_null(j, a->description);
+	pj_key(j, "livemode");
+	pj_bool(j, rec->livemode);
+	pj_key(j, "metadata");
+	if (a->metadata)
+		pj_jsonb(j, a->metadata);
+	else
+	{
+		pj_begin_object(j);
+		pj_end_object(j);
+	}
+	push_details(j, "payment_method_details", a->payment_method_details,
+				 payment_method_shape);
+	pj_key(j, "processor_details");
+	if (a->processor_details)
+		push_shape(j, &a->processor_details->root, processor_shape);
+	else
+	{
+		/* not sent: a custom processor with nothing more to say */
+		pj_begin_object(j);
+		pj_key(j, "type");
+		pj_string(j, "custom");
+		pj_end_object(j);
+	}
+	pj_key(j, "reported_by");
+	pj_string(j, "self");
+	push_details(j, "shipping_details", a->shipping_details, shipping_shape);
+}
+
+void
+pr_push_record(PrJson *j, PrRecord *rec)
+{
+	pj_begin_object(j);
+	pj_key(j, "id");
+	pj_string(j, rec->id);
+	pj_key(j, "object");
+	pj_string(j, "payment_record");
+	pj_key(j, "latest_payment_attempt_record");
+	pj_string(j, rec->latest.id);
+	push_common(j, rec, &rec->latest, rec->created, rec->refunded);
+	pj_end_object(j);
+}
+
+/*
+ * Refunds are only possible while the guaranteed attempt is the latest
+ * (and it stays the latest for good), so the refund total belongs to the
+ * guaranteed attempt and every other attempt shows 0 refunded.
+ */
+void
+pr_push_attempt(PrJson *j, PrRecord *rec, PrAttempt *a)
+{
+	pj_begin_object(j);
+	pj_key(j, "id");
+	pj_string(j, a->id);
+	pj_key(j, "object");
+	pj_string(j, "payment_attempt_record");
+	pj_key(j, "payment_record");
+	pj_string(j, rec->id);
+	push_common(j, rec, a, a->created,
+				strcmp(a->status, "guaranteed") == 0 ? rec->refunded : 0);
+	pj_end_object(j);
+}
+
+Jsonb *
+pr_build_record(PrRecord *rec)
+{
+	PrJson		j;
+
+	pj_init(&j);
+	pr_push_record(&j, rec);
+	return pj_finish(&j);
+}
+
+Jsonb *
+pr_build_attempt(PrRecord *rec, PrAttempt *a)
+{
+	PrJson		j;
+
+	pj_init(&j);
+	pr_push_attempt(&j, rec, a);
+	return pj_finish(&j);
+}

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ * pr_ids.c
+ *		Unguessable object ids from a buffered strong random source.
+ *
+ * pg_strong_random() is a system call (or an OpenSSL call) per use; ids are
+ * made on the hot path, so random bytes are drawn a page at a time into a
+ * per-backend buffer.  The buffer remembers the pid that filled it: a
+ * library preloaded into the postmaster must never hand the same bytes to
+ * two forked backends.  Bytes are mapped to base62 by rejection (values
+ * >= 248 are skipped) so every character is uniform.  24 characters carry
+ * about 143 bits.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "pr_ids.h"
+
+#define PR_RANDOM_BUFSIZE 4096
+
+static uint8 random_buf[PR_RANDOM_BUFSIZE];
+static int	random_pos = PR_RANDOM_BUFSIZE;
+static int	random_pid = 0;
+
+static const char base62[] =
+"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static uint8
+next_random_byte(void)
+{
+	if (random_pos >= PR_RANDOM_BUFSIZE || random_pid != MyProcPid)
+	{
+		if (!pg_strong_random(random_buf, PR_RANDOM_BUFSIZE))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for an object id")));
+		random_pos = 0;
+		random_pid = MyProcPid;
+	}
+	return random_buf[random_pos++];
+}
+
+void
+pr_new_id(char *out, const char *prefix)
+{
+	int			plen = strlen(prefix);
+	int			i = 0;
+
+	Assert(plen <= 4);
+	memcpy(out, prefix, plen);
+	while (i < PR_ID_RANDOM_CHARS)
+	{
+		uint8		b = next_random_byte();
+
+		/* consumed bytes are not left behind for a later reader */
+		random_buf[random_pos - 1] = 0;
+		if (b >= 248)
+			continue;
+		out[plen + i++] = base62[b % 62];
+	}
+	out[plen + i] = '\0';
+}

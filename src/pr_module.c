@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ * pr_module.c
+ *		Module entry point and settings.
+ *
+ * No setting may weaken an invariant: the refund limit, reference
+ * uniqueness and the state machine are enforced by triggers whatever
+ * these say.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "pr_module.h"
+
+PG_MODULE_MAGIC;
+
+bool		pr_livemode = false;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("payment_records.livemode",
+							 "Whether new payment records are live-mode objects.",
+							 "Objects of the other mode are invisible to the API.",
+							 &pr_livemode,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("payment_records");
+}

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ * pr_module.h
+ *		Settings of payment_records (defined in pr_module.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef PR_MODULE_H
+#define PR_MODULE_H
+
+#include "datatype/timestamp.h"
+
+/* payment_records.livemode: which mode new objects belong to and are seen */
+extern bool pr_livemode;
+
+/* unix seconds <-> timestamptz */
+#define PR_UNIX_EPOCH_OFFSET \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+#define PR_TS_FROM_UNIX(s)	((TimestampTz) (((s) - PR_UNIX_EPOCH_OFFSET) * USECS_PER_SEC))
+#define PR_UNIX_FROM_TS(t)	((int64) ((t) / USECS_PER_SEC) + PR_UNIX_EPOCH_OFFSET)
+
+#endif							/* PR_MODULE_H */

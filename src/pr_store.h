@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ * pr_store.h
+ *		The store: every SQL statement payment_records runs, through SPI.
+ *
+ * Statements are prepared once per backend and kept (SPI_keepplan); values
+ * are always $n parameters, never text pasted into SQL.  Callers must be
+ * inside SPI_connect()/SPI_finish().
+ *-------------------------------------------------------------------------
+ */
+#ifndef PR_STORE_H
+#define PR_STORE_H
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "pr_ids.h"
+
+/* One payment attempt, as stored. */
+typedef struct PrAttempt
+{
+	char		id[PR_ID_MAXLEN];
+	int32		attempt;		/* 1-based number within its record */
+	char		status[12];		/* pending, guaranteed, failed, canceled */
+	TimestampTz created;
+	Jsonb	   *customer_details;
+	char	   *customer_presence;
+	char	   *description;
+	Jsonb	   *metadata;
+	Jsonb	   *payment_method_details;
+	Jsonb	   *processor_details;
+	Jsonb	   *shipping_details;
+} PrAttempt;
+
+/* A payment record with its latest attempt and refund total. */
+typedef struct PrRecord
+{
+	int64		seq;			/* internal key, children reference it */
+	char		id[PR_ID_MAXLEN];
+	bool		livemode;
+	TimestampTz created;
+	char		currency[4];
+	int64		amount;
+	int32		refund_count;
+	int64		refunded;		/* running total of the latest refund */
+	PrAttempt	latest;
+} PrRecord;
+
+/* A refund to insert. */
+typedef struct PrRefund
+{
+	int64		amount;
+	char	   *reference;		/* NULL when none */
+	bool		has_initiated_at;
+	TimestampTz initiated_at;
+	bool		has_refunded_at;
+	TimestampTz refunded_at;
+	Jsonb	   *metadata;
+} PrRefund;
+
+/* A new attempt to insert (the first one is inserted with its record). */
+typedef struct PrNewAttempt
+{
+	TimestampTz initiated_at;
+	bool		has_guaranteed_at;
+	TimestampTz guaranteed_at;
+	bool		has_failed_at;
+	TimestampTz failed_at;
+} PrNewAttempt;
+
+extern void pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na);
+extern bool pr_store_lock_record(const char *id, bool livemode, PrRecord *rec);
+extern void pr_store_read_state(PrRecord *rec);
+extern bool pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec);
+extern bool pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
+extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
+
+/* for triggers: lock a record by its internal key */
+extern bool pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode);
+extern bool pr_store_latest_status(int64 record_seq, char *status, int32 *attempt);
+extern bool pr_store_attempt_status(int64 record_seq, int32 attempt, char *status);
+extern bool pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total);
+
+#endif							/* PR_STORE_H */
