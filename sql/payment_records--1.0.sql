@@ -141,6 +141,57 @@ CREATE FUNCTION @extschema@.retrieve_payment_record(id text)
     LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION @extschema@.report_payment_attempt(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_report_payment_attempt'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.report_payment_attempt_canceled(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_report_payment_attempt_canceled'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.report_payment_attempt_failed(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_report_payment_attempt_failed'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.report_payment_attempt_guaranteed(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_report_payment_attempt_guaranteed'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.report_payment_attempt_informational(id text, params jsonb DEFAULT '{}', idempotency_key text DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_report_payment_attempt_informational'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.retrieve_payment_attempt_record(id text)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_retrieve_payment_attempt_record'
+    LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.list_payment_records(params jsonb DEFAULT '{}')
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_list_payment_records'
+    LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.list_payment_attempt_records(params jsonb)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'payment_records_list_payment_attempt_records'
+    LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+-- BEGIN form_to_jsonb and request() (src/pr_form.c, src/pr_request.c)
+-- END form_to_jsonb and request()
+
 --
 -- Privileges.
 --
@@ -150,9 +201,20 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA @extschema@ TO payment_records_reader, payment_records_writer;
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO payment_records_reader, payment_records_writer;
-GRANT EXECUTE ON FUNCTION @extschema@.retrieve_payment_record(text)
+GRANT EXECUTE ON FUNCTION
+    @extschema@.retrieve_payment_record(text),
+    @extschema@.retrieve_payment_attempt_record(text),
+    @extschema@.list_payment_records(jsonb),
+    @extschema@.list_payment_attempt_records(jsonb)
     TO payment_records_reader, payment_records_writer;
 GRANT EXECUTE ON FUNCTION
     @extschema@.report_payment(jsonb, text),
-    @extschema@.report_refund(text, jsonb, text)
+    @extschema@.report_refund(text, jsonb, text),
+    @extschema@.report_payment_attempt(text, jsonb, text),
+    @extschema@.report_payment_attempt_canceled(text, jsonb, text),
+    @extschema@.report_payment_attempt_failed(text, jsonb, text),
+    @extschema@.report_payment_attempt_guaranteed(text, jsonb, text),
+    @extschema@.report_payment_attempt_informational(text, jsonb, text)
     TO payment_records_writer;
+-- BEGIN grants for form_to_jsonb and request()
+-- END grants for form_to_jsonb and request()

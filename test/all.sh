@@ -1,0 +1,33 @@
+#!/bin/bash
+# README command 2: install what is missing, build with -Werror, install,
+# and run every suite (pg_regress, isolation, TAP) on a throwaway cluster.
+# Exits non-zero on any failure and prints the diffs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/deps.sh" || exit 1
+fail=0
+
+# run_suites DIR TARGET: make TARGET as postgres on a throwaway cluster
+run_suites() {
+    local dir=$1 target=$2
+    if ! (cd "$dir" && runuser -u postgres -- pg_virtualenv -v 15 make -s $target); then
+        for d in "$dir"/output_regress/regression.diffs "$dir"/output_iso/regression.diffs; do
+            [ -s "$d" ] && { echo "===== $d"; cat "$d"; }
+        done
+        for l in "$dir"/tmp_check/log/regress_log_*; do
+            [ -s "$l" ] && { echo "===== $l (tail)"; tail -n 60 "$l"; }
+        done
+        return 1
+    fi
+}
+
+echo "== build with -Werror; regress, isolation, TAP"
+dir=$(bash "$here/stage.sh" -Werror) || exit 1
+run_suites "$dir" installcheck || fail=1
+
+if [ $fail -eq 0 ]; then
+    echo "== all suites passed"
+else
+    echo "== FAILED"
+fi
+exit $fail

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Install, as root on Debian 12, what building and testing payment_records
+# needs and is missing.  Nothing else is assumed to be on the machine but
+# the postgresql-15 server and client.
+set -euo pipefail
+
+need=(make gcc postgresql-server-dev-15 libipc-run-perl "$@")
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
