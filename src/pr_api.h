@@ -30,6 +30,12 @@ extern Jsonb *pr_spi_return(Jsonb *result);
 /* Lock a record for a write and read its state; raises resource_missing. */
 extern void pr_lock_record_for_write(const char *id, PrRecord *rec);
 
+/* outcome vs. guaranteed/failed hashes -> initial status (pr_api_payment.c) */
+extern void pr_check_outcome(JsonbValue *tree, const char **status);
+
+/* payment_method_details needs payment_method or type (pr_api_payment.c) */
+extern void pr_check_payment_method(JsonbValue *tree);
+
 /* raise resource_missing for an id of a kind ("payment_record", ...) */
 extern void pr_raise_missing(const char *kind, const char *id, const char *param)
 			pg_attribute_noreturn();

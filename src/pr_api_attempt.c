@@ -1,28 +1,168 @@
 /*-------------------------------------------------------------------------
  * pr_api_attempt.c
- *		report_payment_attempt() and the attempt state calls.
+ *		report_payment_attempt() and the calls that move an attempt on.
+ *
+ * Each call locks the record row, reads the latest attempt with the
+ * latest snapshot, checks the state machine of SPEC section 5 so the
+ * caller gets a message naming the state, then writes; the attempt
+ * trigger enforces the same machine for every write.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "fmgr.h"
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+#include "pr_api.h"
+#include "pr_build.h"
+#include "pr_errors.h"
+#include "pr_ids.h"
+#include "pr_params.h"
+#include "pr_schemas.h"
 
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_canceled);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_failed);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_guaranteed);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_informational);
-PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_attempt_record);
-PG_FUNCTION_INFO_V1(payment_records_list_payment_attempt_records);
-PG_FUNCTION_INFO_V1(payment_records_list_payment_records);
 
-#define TODO ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("not implemented yet")))
+static void
+begin_spi(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
 
-Datum payment_records_report_payment_attempt(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_report_payment_attempt_guaranteed(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
-Datum payment_records_list_payment_records(PG_FUNCTION_ARGS) { TODO; PG_RETURN_NULL(); }
+/*
+ * A new attempt on a record whose attempts are all failed or canceled.
+ * It inherits what it does not override: details, description, customer
+ * fields; metadata merges into the inherited metadata.
+ */
+Datum
+payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
+{
+	char	   *id = pr_arg_id(fcinfo, 0);
+	Jsonb	   *params = pr_arg_params(fcinfo, 1);
+	JsonbValue *tree;
+	const char *status;
+	PrRecord	rec;
+	PrAttempt  *a = &rec.latest;
+	PrNewAttempt na;
+	JsonbValue *v;
+
+	(void) pr_arg_idempotency_key(fcinfo, 2);
+	tree = pr_validate(params, pr_schema_report_attempt);
+	pr_check_outcome(tree, &status);
+	pr_check_payment_method(tree);
+
+	begin_spi();
+	pr_lock_record_for_write(id, &rec);
+	if (strcmp(a->status, "failed") != 0 && strcmp(a->status, "canceled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot report a new payment attempt on payment record \"%s\": the latest payment attempt is %s",
+						rec.id, a->status),
+				 errhint("A new attempt can only follow a failed or canceled one.")));
+
+	memset(&na, 0, sizeof(na));
+	pr_ts_param(tree, "initiated_at", NULL, &na.initiated_at);
+	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
+	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
+
+	pr_new_id(a->id, "par_");
+	a->attempt++;
+	strlcpy(a->status, status, sizeof(a->status));
+	a->created = GetCurrentTransactionStartTimestamp();
+	if ((v = pr_field(tree, "description")) != NULL)
+		a->description = pj_cstring(v);
+	if (pr_field(tree, "payment_method_details") != NULL)
+		a->payment_method_details = pr_field_jsonb(tree, "payment_method_details");
+	if (pr_field(tree, "shipping_details") != NULL)
+		a->shipping_details = pr_field_jsonb(tree, "shipping_details");
+	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
+
+	pr_store_insert_attempt(&rec, &na);
+	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+}
+
+/*
+ * canceled / failed / guaranteed: the latest attempt must be pending.
+ * status_key is the required timestamp parameter (e.g. "failed_at").
+ */
+static Datum
+report_outcome(FunctionCallInfo fcinfo, const PrField *schema, const char *status,
+			   const char *status_key)
+{
+	char	   *id = pr_arg_id(fcinfo, 0);
+	Jsonb	   *params = pr_arg_params(fcinfo, 1);
+	JsonbValue *tree;
+	PrRecord	rec;
+	TimestampTz at = 0;
+
+	(void) pr_arg_idempotency_key(fcinfo, 2);
+	tree = pr_validate(params, schema);
+	pr_ts_param(tree, status_key, NULL, &at);
+
+	begin_spi();
+	pr_lock_record_for_write(id, &rec);
+	if (strcmp(rec.latest.status, "pending") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot report payment record \"%s\" as %s: the latest payment attempt is already %s",
+						rec.id, status, rec.latest.status),
+				 errhint("Only a pending payment attempt can become guaranteed, failed or canceled.")));
+
+	pr_store_set_attempt_state(&rec.latest, status, at,
+							   pr_metadata_merge(rec.latest.metadata,
+												 pr_field(tree, "metadata")));
+	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+}
+
+Datum
+payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
+{
+	return report_outcome(fcinfo, pr_schema_attempt_canceled, "canceled", "canceled_at");
+}
+
+Datum
+payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
+{
+	return report_outcome(fcinfo, pr_schema_attempt_failed, "failed", "failed_at");
+}
+
+Datum
+payment_records_report_payment_attempt_guaranteed(PG_FUNCTION_ARGS)
+{
+	return report_outcome(fcinfo, pr_schema_attempt_guaranteed, "guaranteed", "guaranteed_at");
+}
+
+/*
+ * Informational updates of the latest attempt (and so of the record):
+ * customer_details replaces, description and shipping_details replace or,
+ * given "", unset; metadata merges.  Allowed in every state.
+ */
+Datum
+payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS)
+{
+	char	   *id = pr_arg_id(fcinfo, 0);
+	Jsonb	   *params = pr_arg_params(fcinfo, 1);
+	JsonbValue *tree;
+	JsonbValue *v;
+	PrRecord	rec;
+	PrAttempt  *a = &rec.latest;
+
+	(void) pr_arg_idempotency_key(fcinfo, 2);
+	tree = pr_validate(params, pr_schema_attempt_informational);
+
+	begin_spi();
+	pr_lock_record_for_write(id, &rec);
+	if (pr_field(tree, "customer_details") != NULL)
+		a->customer_details = pr_field_jsonb(tree, "customer_details");
+	if ((v = pr_field(tree, "description")) != NULL)
+		a->description = pj_cstring(v);	/* NULL when unset */
+	if (pr_field(tree, "shipping_details") != NULL)
+		a->shipping_details = pr_field_jsonb(tree, "shipping_details");
+	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
+	pr_store_set_attempt_info(a);
+	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+}

@@ -27,8 +27,6 @@ PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_record);
  * the X hash, and the other hash (or either hash without an outcome) is
  * refused rather than ignored.  Shared with report_payment_attempt.
  */
-void		pr_check_outcome(JsonbValue *tree, const char **status);
-
 void
 pr_check_outcome(JsonbValue *tree, const char **status)
 {
@@ -70,8 +68,6 @@ pr_check_outcome(JsonbValue *tree, const char **status)
  * payment_method_details needs a payment_method or type=custom; a custom
  * hash needs type=custom beside it.  Shared with report_payment_attempt.
  */
-void		pr_check_payment_method(JsonbValue *tree);
-
 void
 pr_check_payment_method(JsonbValue *tree)
 {

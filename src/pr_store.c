@@ -52,6 +52,16 @@ typedef enum PrQuery
 	Q_LATEST_STATUS,
 	Q_ATTEMPT_STATUS,
 	Q_REFUND_TOTAL,
+	Q_INSERT_ATTEMPT,
+	Q_SET_ATTEMPT_STATE,
+	Q_SET_ATTEMPT_INFO,
+	Q_FETCH_ATTEMPT,
+	Q_LIST_ATTEMPTS_DESC,
+	Q_LIST_ATTEMPTS_ASC,
+	Q_ATTEMPT_CURSOR,
+	Q_RECORD_CURSOR,
+	Q_LIST_RECORDS_DESC,
+	Q_LIST_RECORDS_ASC,
 	Q_COUNT
 } PrQuery;
 
@@ -88,7 +98,7 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	},
 	[Q_FETCH_RECORD] = {
 		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
-		" r.seq, r.created, r.currency, r.amount"
+		" r.seq, r.created, r.currency, r.amount, r.id"
 		" FROM " S "payment_record r CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq")
 		" " REFUND_HEAD("r.seq")
 		" WHERE r.id" EQ "$1 AND r.livemode" EQ "$2",
@@ -126,6 +136,84 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	[Q_REFUND_TOTAL] = {
 		"SELECT refunded_total FROM " S "refund WHERE record_seq" EQ "$1 AND refund_no" EQ "$2",
 		2, {INT8OID, INT4OID}
+	},
+	[Q_INSERT_ATTEMPT] = {
+		"INSERT INTO " S "payment_attempt_record (id, record_seq, attempt, created, status,"
+		" initiated_at, guaranteed_at, failed_at, customer_details, customer_presence,"
+		" description, metadata, payment_method_details, processor_details, shipping_details)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+		15,
+		{TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
+			TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID,
+		JSONBOID, JSONBOID, JSONBOID}
+	},
+	[Q_SET_ATTEMPT_STATE] = {
+		"UPDATE " S "payment_attempt_record SET status = $2, guaranteed_at = $3,"
+		" failed_at = $4, canceled_at = $5, metadata = $6 WHERE id" EQ "$1",
+		6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID}
+	},
+	[Q_SET_ATTEMPT_INFO] = {
+		"UPDATE " S "payment_attempt_record SET customer_details = $2, description = $3,"
+		" metadata = $4, shipping_details = $5 WHERE id" EQ "$1",
+		5, {TEXTOID, JSONBOID, TEXTOID, JSONBOID, JSONBOID}
+	},
+	[Q_FETCH_ATTEMPT] = {
+		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
+		" r.seq, r.created, r.currency, r.amount, r.id"
+		" FROM " S "payment_attempt_record a JOIN " S "payment_record r"
+		" ON r.seq" EQ "a.record_seq " REFUND_HEAD("r.seq")
+		" WHERE a.id" EQ "$1 AND r.livemode" EQ "$2",
+		2, {TEXTOID, BOOLOID}
+	},
+	[Q_LIST_ATTEMPTS_DESC] = {
+		"SELECT " ATTEMPT_COLS " FROM " S "payment_attempt_record a"
+		" WHERE a.record_seq" EQ "$1 AND a.attempt OPERATOR(pg_catalog.<) $2"
+		" ORDER BY a.attempt DESC LIMIT $3",
+		3, {INT8OID, INT4OID, INT8OID}
+	},
+	[Q_LIST_ATTEMPTS_ASC] = {
+		"SELECT " ATTEMPT_COLS " FROM " S "payment_attempt_record a"
+		" WHERE a.record_seq" EQ "$1 AND a.attempt OPERATOR(pg_catalog.>) $2"
+		" ORDER BY a.attempt LIMIT $3",
+		3, {INT8OID, INT4OID, INT8OID}
+	},
+	[Q_ATTEMPT_CURSOR] = {
+		"SELECT attempt FROM " S "payment_attempt_record"
+		" WHERE id" EQ "$1 AND record_seq" EQ "$2",
+		2, {TEXTOID, INT8OID}
+	},
+	[Q_RECORD_CURSOR] = {
+		"SELECT created, seq FROM " S "payment_record WHERE id" EQ "$1 AND livemode" EQ "$2",
+		2, {TEXTOID, BOOLOID}
+	},
+	/*
+	 * Keyset pagination on (livemode, created, seq): the cursor and the
+	 * created bounds are always bound (to infinities when absent) so one
+	 * generic plan serves every page as an index range scan.
+	 */
+	[Q_LIST_RECORDS_DESC] = {
+		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
+		" r.seq, r.created, r.currency, r.amount, r.id"
+		" FROM (SELECT * FROM " S "payment_record"
+		"  WHERE livemode" EQ "$1 AND created OPERATOR(pg_catalog.>=) $2"
+		"  AND created OPERATOR(pg_catalog.<) $3"
+		"  AND (created, seq) OPERATOR(pg_catalog.<) ($4, $5)"
+		"  ORDER BY created DESC, seq DESC LIMIT $6) r"
+		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq")
+		" ORDER BY r.created DESC, r.seq DESC",
+		6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	[Q_LIST_RECORDS_ASC] = {
+		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
+		" r.seq, r.created, r.currency, r.amount, r.id"
+		" FROM (SELECT * FROM " S "payment_record"
+		"  WHERE livemode" EQ "$1 AND created OPERATOR(pg_catalog.>=) $2"
+		"  AND created OPERATOR(pg_catalog.<) $3"
+		"  AND (created, seq) OPERATOR(pg_catalog.>) ($4, $5)"
+		"  ORDER BY created, seq LIMIT $6) r"
+		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq")
+		" ORDER BY r.created, r.seq",
+		6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
 	},
 };
 
@@ -172,10 +260,13 @@ run(PrQuery q, Datum *values, const char *nulls, bool latest, int expect)
 	return SPI_processed;
 }
 
+/* row of SPI_tuptable that col() reads: 0 but while walking a list */
+static uint64 cur_row = 0;
+
 static Datum
 col(int c, bool *isnull)
 {
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, c, isnull);
+	return SPI_getbinval(SPI_tuptable->vals[cur_row], SPI_tuptable->tupdesc, c, isnull);
 }
 
 static char *
@@ -336,25 +427,36 @@ pr_store_read_state(PrRecord *rec)
 	read_refund_head(rec);
 }
 
-/* A record, its latest attempt and refund total, for reading. */
-bool
-pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
+/*
+ * A row of ATTEMPT_COLS, refund head, r.seq, r.created, r.currency,
+ * r.amount, r.id (the shape of every record-reading statement).
+ */
+static void
+read_record_row(PrRecord *rec, bool livemode)
 {
-	Datum		v[2];
 	bool		isnull;
 
-	v[0] = CStringGetTextDatum(id);
-	v[1] = BoolGetDatum(livemode);
-	if (run(Q_FETCH_RECORD, v, NULL, false, SPI_OK_SELECT) == 0)
-		return false;
 	read_attempt(&rec->latest);
 	read_refund_head(rec);
-	copy_id(rec->id, id);
 	rec->livemode = livemode;
 	rec->seq = DatumGetInt64(col(N_ATTEMPT_COLS + 3, &isnull));
 	rec->created = DatumGetTimestampTz(col(N_ATTEMPT_COLS + 4, &isnull));
 	strlcpy(rec->currency, col_text(N_ATTEMPT_COLS + 5), sizeof(rec->currency));
 	rec->amount = DatumGetInt64(col(N_ATTEMPT_COLS + 6, &isnull));
+	copy_id(rec->id, col_text(N_ATTEMPT_COLS + 7));
+}
+
+/* A record, its latest attempt and refund total, for reading. */
+bool
+pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
+{
+	Datum		v[2];
+
+	v[0] = CStringGetTextDatum(id);
+	v[1] = BoolGetDatum(livemode);
+	if (run(Q_FETCH_RECORD, v, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	read_record_row(rec, livemode);
 	return true;
 }
 
@@ -453,4 +555,187 @@ pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total)
 		return false;
 	*total = DatumGetInt64(col(1, &isnull));
 	return true;
+}
+
+/* Insert rec->latest as a new attempt of a locked record. */
+void
+pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na)
+{
+	Datum		v[15];
+	char		n[15];
+	PrAttempt  *a = &rec->latest;
+
+	memset(n, ' ', sizeof(n));
+	v[0] = CStringGetTextDatum(a->id);
+	v[1] = Int64GetDatum(rec->seq);
+	v[2] = Int32GetDatum(a->attempt);
+	v[3] = TimestampTzGetDatum(a->created);
+	v[4] = CStringGetTextDatum(a->status);
+	v[5] = TimestampTzGetDatum(na->initiated_at);
+	v[6] = TimestampTzGetDatum(na->guaranteed_at);
+	n[6] = na->has_guaranteed_at ? ' ' : 'n';
+	v[7] = TimestampTzGetDatum(na->failed_at);
+	n[7] = na->has_failed_at ? ' ' : 'n';
+	v[8] = jsonb_or_null(a->customer_details, n, 8);
+	v[9] = text_or_null(a->customer_presence, n, 9);
+	v[10] = text_or_null(a->description, n, 10);
+	v[11] = jsonb_or_null(a->metadata, n, 11);
+	v[12] = jsonb_or_null(a->payment_method_details, n, 12);
+	v[13] = jsonb_or_null(a->processor_details, n, 13);
+	v[14] = jsonb_or_null(a->shipping_details, n, 14);
+	if (run(Q_INSERT_ATTEMPT, v, n, false, SPI_OK_INSERT) != 1)
+		elog(ERROR, "payment attempt record was not inserted");
+}
+
+/*
+ * Move a pending attempt to a terminal status, with the time that goes
+ * with it (status_at is stored in the column named after the status).
+ */
+void
+pr_store_set_attempt_state(PrAttempt *a, const char *status, TimestampTz status_at,
+						   Jsonb *metadata)
+{
+	Datum		v[6];
+	char		n[6];
+
+	memset(n, 'n', sizeof(n));
+	v[0] = CStringGetTextDatum(a->id);
+	n[0] = ' ';
+	v[1] = CStringGetTextDatum(status);
+	n[1] = ' ';
+	v[2] = v[3] = v[4] = TimestampTzGetDatum(status_at);
+	if (strcmp(status, "guaranteed") == 0)
+		n[2] = ' ';
+	else if (strcmp(status, "failed") == 0)
+		n[3] = ' ';
+	else
+		n[4] = ' ';
+	v[5] = jsonb_or_null(metadata, n, 5);
+	if (metadata != NULL)
+		n[5] = ' ';
+	if (run(Q_SET_ATTEMPT_STATE, v, n, false, SPI_OK_UPDATE) != 1)
+		elog(ERROR, "payment attempt record \"%s\" was not updated", a->id);
+	strlcpy(a->status, status, sizeof(a->status));
+	a->metadata = metadata;
+}
+
+/* Write an attempt's informational fields as they are in *a. */
+void
+pr_store_set_attempt_info(PrAttempt *a)
+{
+	Datum		v[5];
+	char		n[5];
+
+	memset(n, ' ', sizeof(n));
+	v[0] = CStringGetTextDatum(a->id);
+	v[1] = jsonb_or_null(a->customer_details, n, 1);
+	v[2] = text_or_null(a->description, n, 2);
+	v[3] = jsonb_or_null(a->metadata, n, 3);
+	v[4] = jsonb_or_null(a->shipping_details, n, 4);
+	if (run(Q_SET_ATTEMPT_INFO, v, n, false, SPI_OK_UPDATE) != 1)
+		elog(ERROR, "payment attempt record \"%s\" was not updated", a->id);
+}
+
+/* An attempt by id in one mode, with its record. */
+bool
+pr_store_fetch_attempt(const char *id, bool livemode, PrRecord *rec, PrAttempt *a)
+{
+	Datum		v[2];
+
+	v[0] = CStringGetTextDatum(id);
+	v[1] = BoolGetDatum(livemode);
+	if (run(Q_FETCH_ATTEMPT, v, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	read_record_row(rec, livemode);
+	*a = rec->latest;			/* the row's attempt is this one */
+	return true;
+}
+
+/* Attempt number of a cursor id, which must belong to the record. */
+bool
+pr_store_attempt_cursor(int64 record_seq, const char *id, int32 *attempt)
+{
+	Datum		v[2];
+	bool		isnull;
+
+	v[0] = CStringGetTextDatum(id);
+	v[1] = Int64GetDatum(record_seq);
+	if (run(Q_ATTEMPT_CURSOR, v, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	*attempt = DatumGetInt32(col(1, &isnull));
+	return true;
+}
+
+/*
+ * Up to limit attempts of a record below (desc) or above (asc) bound, in
+ * that direction.  Returns the count; *out is palloc'd.
+ */
+int
+pr_store_list_attempts(int64 record_seq, bool asc, int32 bound, int64 limit,
+					   PrAttempt **out)
+{
+	Datum		v[3];
+	uint64		n;
+	uint64		i;
+
+	v[0] = Int64GetDatum(record_seq);
+	v[1] = Int32GetDatum(bound);
+	v[2] = Int64GetDatum(limit);
+	n = run(asc ? Q_LIST_ATTEMPTS_ASC : Q_LIST_ATTEMPTS_DESC, v, NULL, false,
+			SPI_OK_SELECT);
+	*out = palloc0(sizeof(PrAttempt) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		cur_row = i;
+		read_attempt(&(*out)[i]);
+	}
+	cur_row = 0;
+	return (int) n;
+}
+
+/* created and seq of a record used as a list cursor. */
+bool
+pr_store_record_cursor(const char *id, bool livemode, TimestampTz *created, int64 *seq)
+{
+	Datum		v[2];
+	bool		isnull;
+
+	v[0] = CStringGetTextDatum(id);
+	v[1] = BoolGetDatum(livemode);
+	if (run(Q_RECORD_CURSOR, v, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	*created = DatumGetTimestampTz(col(1, &isnull));
+	*seq = DatumGetInt64(col(2, &isnull));
+	return true;
+}
+
+/*
+ * Up to limit records of a mode with lo <= created < hi, strictly before
+ * (desc) or after (asc) the cursor (cur_created, cur_seq).
+ */
+int
+pr_store_list_records(bool livemode, bool asc, TimestampTz lo, TimestampTz hi,
+					  TimestampTz cur_created, int64 cur_seq, int64 limit,
+					  PrRecord **out)
+{
+	Datum		v[6];
+	uint64		n;
+	uint64		i;
+
+	v[0] = BoolGetDatum(livemode);
+	v[1] = TimestampTzGetDatum(lo);
+	v[2] = TimestampTzGetDatum(hi);
+	v[3] = TimestampTzGetDatum(cur_created);
+	v[4] = Int64GetDatum(cur_seq);
+	v[5] = Int64GetDatum(limit);
+	n = run(asc ? Q_LIST_RECORDS_ASC : Q_LIST_RECORDS_DESC, v, NULL, false,
+			SPI_OK_SELECT);
+	*out = palloc0(sizeof(PrRecord) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		cur_row = i;
+		read_record_row(&(*out)[i], livemode);
+	}
+	cur_row = 0;
+	return (int) n;
 }

@@ -74,6 +74,21 @@ extern bool pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec);
 extern bool pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
 extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
 
+extern void pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na);
+extern void pr_store_set_attempt_state(PrAttempt *a, const char *status,
+									   TimestampTz status_at, Jsonb *metadata);
+extern void pr_store_set_attempt_info(PrAttempt *a);
+extern bool pr_store_fetch_attempt(const char *id, bool livemode, PrRecord *rec,
+								   PrAttempt *a);
+extern bool pr_store_attempt_cursor(int64 record_seq, const char *id, int32 *attempt);
+extern int	pr_store_list_attempts(int64 record_seq, bool asc, int32 bound,
+								   int64 limit, PrAttempt **out);
+extern bool pr_store_record_cursor(const char *id, bool livemode,
+								   TimestampTz *created, int64 *seq);
+extern int	pr_store_list_records(bool livemode, bool asc, TimestampTz lo,
+								  TimestampTz hi, TimestampTz cur_created,
+								  int64 cur_seq, int64 limit, PrRecord **out);
+
 /* for triggers: lock a record by its internal key */
 extern bool pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode);
 extern bool pr_store_latest_status(int64 record_seq, char *status, int32 *attempt);
