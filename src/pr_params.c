@@ -267,7 +267,7 @@ validate_amount(PrJson *out, JsonbValue *v, StringInfo path)
 	if (cur == NULL)
 		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, path->data,
 				 "missing required parameter \"%s\"", path->data);
-	check_string(cur, path, 3);
+	check_string(cur, path, PR_MAX_STRING);
 	exponent = -1;
 	if (cur->val.string.len == 3)
 	{
