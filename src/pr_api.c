@@ -11,6 +11,7 @@
 
 #include "pr_api.h"
 #include "pr_errors.h"
+#include "pr_events.h"
 #include "pr_json.h"
 #include "pr_module.h"
 
@@ -91,4 +92,27 @@ pr_lock_record_for_write(const char *id, PrRecord *rec)
 	if (!pr_store_lock_record(id, pr_livemode, rec))
 		pr_raise_missing("payment_record", id, "id");
 	pr_store_read_state(rec);
+}
+
+Jsonb *
+pr_write_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
+			   const char *key)
+{
+	Jsonb	   *replay;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	replay = pr_idem_begin(idem, endpoint, id, params, key);
+	if (replay != NULL)
+		return pr_spi_return(replay);
+	return NULL;
+}
+
+Jsonb *
+pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
+				Jsonb *response, Jsonb *event_object)
+{
+	pr_idem_finish(idem, response);
+	pr_event_emit(event_type, livemode, event_object ? event_object : response);
+	return pr_spi_return(response);
 }

@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+#include "pr_idempotency.h"
 #include "pr_store.h"
 
 /* The id argument as a C string; NULL raises parameter_missing "id". */
@@ -23,6 +24,21 @@ extern char *pr_arg_idempotency_key(FunctionCallInfo fcinfo, int argno);
 /* A timestamp parameter (unix seconds) at tree[key] or tree[key][sub]. */
 extern bool pr_ts_param(JsonbValue *tree, const char *key, const char *sub,
 						TimestampTz *out);
+
+/*
+ * Start a write: SPI_connect(), then the idempotency key (if any).
+ * Returns the stored response when this is a replay (already copied out
+ * of SPI and SPI finished: return it as is), else NULL.
+ */
+extern Jsonb *pr_write_begin(PrIdem *idem, const char *endpoint, const char *id,
+							 Jsonb *params, const char *key);
+
+/*
+ * End a write: store the response under the key, append the change event
+ * (event_object, or the response when NULL), copy the response out of SPI.
+ */
+extern Jsonb *pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
+							  Jsonb *response, Jsonb *event_object);
 
 /* Copy a result out of the SPI procedure context, then SPI_finish(). */
 extern Jsonb *pr_spi_return(Jsonb *result);

@@ -26,13 +26,6 @@ PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_failed);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_guaranteed);
 PG_FUNCTION_INFO_V1(payment_records_report_payment_attempt_informational);
 
-static void
-begin_spi(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
 /*
  * A new attempt on a record whose attempts are all failed or canceled.
  * It inherits what it does not override: details, description, customer
@@ -49,13 +42,16 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	PrAttempt  *a = &rec.latest;
 	PrNewAttempt na;
 	JsonbValue *v;
+	char	   *key = pr_arg_idempotency_key(fcinfo, 2);
+	PrIdem		idem;
+	Jsonb	   *replay;
 
-	(void) pr_arg_idempotency_key(fcinfo, 2);
 	tree = pr_validate(params, pr_schema_report_attempt);
 	pr_check_outcome(tree, &status);
 	pr_check_payment_method(tree);
 
-	begin_spi();
+	if ((replay = pr_write_begin(&idem, "report_payment_attempt", id, params, key)) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
 	if (strcmp(a->status, "failed") != 0 && strcmp(a->status, "canceled") != 0)
 		ereport(ERROR,
@@ -82,7 +78,8 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
 
 	pr_store_insert_attempt(&rec, &na);
-	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_attempt_record.reported", rec.livemode,
+									  pr_build_record(&rec), pr_build_attempt(&rec, a)));
 }
 
 /*
@@ -90,20 +87,23 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
  * status_key is the required timestamp parameter (e.g. "failed_at").
  */
 static Datum
-report_outcome(FunctionCallInfo fcinfo, const PrField *schema, const char *status,
-			   const char *status_key)
+report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *schema,
+			   const char *status, const char *status_key, const char *event_type)
 {
 	char	   *id = pr_arg_id(fcinfo, 0);
 	Jsonb	   *params = pr_arg_params(fcinfo, 1);
 	JsonbValue *tree;
 	PrRecord	rec;
 	TimestampTz at = 0;
+	char	   *key = pr_arg_idempotency_key(fcinfo, 2);
+	PrIdem		idem;
+	Jsonb	   *replay;
 
-	(void) pr_arg_idempotency_key(fcinfo, 2);
 	tree = pr_validate(params, schema);
 	pr_ts_param(tree, status_key, NULL, &at);
 
-	begin_spi();
+	if ((replay = pr_write_begin(&idem, endpoint, id, params, key)) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
 	if (strcmp(rec.latest.status, "pending") != 0)
 		ereport(ERROR,
@@ -115,25 +115,29 @@ report_outcome(FunctionCallInfo fcinfo, const PrField *schema, const char *statu
 	pr_store_set_attempt_state(&rec.latest, status, at,
 							   pr_metadata_merge(rec.latest.metadata,
 												 pr_field(tree, "metadata")));
-	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, event_type, rec.livemode, pr_build_record(&rec),
+									  pr_build_attempt(&rec, &rec.latest)));
 }
 
 Datum
 payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, pr_schema_attempt_canceled, "canceled", "canceled_at");
+	return report_outcome(fcinfo, "report_payment_attempt_canceled", pr_schema_attempt_canceled,
+						  "canceled", "canceled_at", "payment_attempt_record.canceled");
 }
 
 Datum
 payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, pr_schema_attempt_failed, "failed", "failed_at");
+	return report_outcome(fcinfo, "report_payment_attempt_failed", pr_schema_attempt_failed,
+						  "failed", "failed_at", "payment_attempt_record.failed");
 }
 
 Datum
 payment_records_report_payment_attempt_guaranteed(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, pr_schema_attempt_guaranteed, "guaranteed", "guaranteed_at");
+	return report_outcome(fcinfo, "report_payment_attempt_guaranteed", pr_schema_attempt_guaranteed,
+						  "guaranteed", "guaranteed_at", "payment_attempt_record.guaranteed");
 }
 
 /*
@@ -150,11 +154,15 @@ payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS)
 	JsonbValue *v;
 	PrRecord	rec;
 	PrAttempt  *a = &rec.latest;
+	char	   *key = pr_arg_idempotency_key(fcinfo, 2);
+	PrIdem		idem;
+	Jsonb	   *replay;
 
-	(void) pr_arg_idempotency_key(fcinfo, 2);
 	tree = pr_validate(params, pr_schema_attempt_informational);
 
-	begin_spi();
+	if ((replay = pr_write_begin(&idem, "report_payment_attempt_informational", id, params,
+								 key)) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
 	if (pr_field(tree, "customer_details") != NULL)
 		a->customer_details = pr_field_jsonb(tree, "customer_details");
@@ -164,5 +172,6 @@ payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS)
 		a->shipping_details = pr_field_jsonb(tree, "shipping_details");
 	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
 	pr_store_set_attempt_info(a);
-	PG_RETURN_JSONB_P(pr_spi_return(pr_build_record(&rec)));
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.updated", rec.livemode,
+									  pr_build_record(&rec), NULL));
 }

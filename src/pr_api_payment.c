@@ -91,9 +91,10 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	PrNewAttempt na;
 	const char *status;
-	Jsonb	   *result;
+	char	   *key = pr_arg_idempotency_key(fcinfo, 1);
+	PrIdem		idem;
+	Jsonb	   *replay;
 
-	(void) pr_arg_idempotency_key(fcinfo, 1);
 	tree = pr_validate(params, pr_schema_report_payment);
 	pr_check_outcome(tree, &status);
 	pr_check_payment_method(tree);
@@ -123,11 +124,11 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
 	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if ((replay = pr_write_begin(&idem, "report_payment", NULL, params, key)) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	pr_store_insert_payment(&rec, &na);
-	result = pr_spi_return(pr_build_record(&rec));
-	PG_RETURN_JSONB_P(result);
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.reported", rec.livemode,
+									  pr_build_record(&rec), NULL));
 }
 
 Datum

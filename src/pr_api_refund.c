@@ -33,9 +33,10 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	PrRefund	rf;
 	int64		remaining;
-	Jsonb	   *result;
+	char	   *key = pr_arg_idempotency_key(fcinfo, 2);
+	PrIdem		idem;
+	Jsonb	   *replay;
 
-	(void) pr_arg_idempotency_key(fcinfo, 2);
 	tree = pr_validate(params, pr_schema_report_refund);
 
 	memset(&rf, 0, sizeof(rf));
@@ -47,8 +48,8 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	rf.metadata = pr_metadata_merge(NULL, meta);
 	amount = pr_field(tree, "amount");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if ((replay = pr_write_begin(&idem, "report_refund", id, params, key)) != NULL)
+		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
 
 	if (strcmp(rec.latest.status, "guaranteed") != 0)
@@ -92,6 +93,6 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 		pr_store_set_attempt_metadata(&rec.latest,
 									  pr_metadata_merge(rec.latest.metadata, meta));
 
-	result = pr_spi_return(pr_build_record(&rec));
-	PG_RETURN_JSONB_P(result);
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.refunded", rec.livemode,
+									  pr_build_record(&rec), NULL));
 }

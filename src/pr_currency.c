@@ -12,6 +12,10 @@
 
 #include <stdlib.h>
 
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
 #include "pr_currency.h"
 
 typedef struct PrCurrency
@@ -74,4 +78,39 @@ pr_currency_max_value(const char *code)
 	if (strcmp(code, "idr") == 0)
 		return INT64CONST(999999999999);
 	return INT64CONST(99999999);
+}
+
+PG_FUNCTION_INFO_V1(payment_records_to_major);
+
+/*
+ * to_major(amount bigint, currency text) -> numeric: an amount in minor
+ * units as major units with the currency's exponent as scale (1050 usd ->
+ * 10.50, 1050 jpy -> 1050, 1050 kwd -> 1.050), exact, for reports.
+ */
+Datum
+payment_records_to_major(PG_FUNCTION_ARGS)
+{
+	int64		amount = PG_GETARG_INT64(0);
+	char	   *code = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int			exponent = pr_currency_exponent(code);
+	char		buf[48];
+	char		digits[32];
+	int			len;
+
+	if (exponent < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported currency \"%s\"", code)));
+	snprintf(digits, sizeof(digits), INT64_FORMAT, amount < 0 ? -amount : amount);
+	len = strlen(digits);
+	if (exponent == 0)
+		snprintf(buf, sizeof(buf), "%s%s", amount < 0 ? "-" : "", digits);
+	else if (len > exponent)
+		snprintf(buf, sizeof(buf), "%s%.*s.%s", amount < 0 ? "-" : "",
+				 len - exponent, digits, digits + len - exponent);
+	else
+		snprintf(buf, sizeof(buf), "%s0.%.*s%s", amount < 0 ? "-" : "",
+				 exponent - len, "000", digits);	/* exponent <= 3 */
+	PG_RETURN_DATUM(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }

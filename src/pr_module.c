@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "pr_idempotency.h"
 #include "pr_module.h"
 
 PG_MODULE_MAGIC;
@@ -31,6 +32,17 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("payment_records.idempotency_retention",
+							"How long idempotency keys are kept.",
+							"Keys older than this are forgotten and removed by purge_idempotency_keys(); at least 24 hours, as Stripe keeps them.",
+							&pr_idempotency_retention,
+							24 * 60 * 60,
+							24 * 60 * 60,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("payment_records");
 }

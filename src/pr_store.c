@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -62,6 +63,10 @@ typedef enum PrQuery
 	Q_RECORD_CURSOR,
 	Q_LIST_RECORDS_DESC,
 	Q_LIST_RECORDS_ASC,
+	Q_IDEM_GET,
+	Q_IDEM_PUT,
+	Q_IDEM_DELETE,
+	Q_EVENT_INSERT,
 	Q_COUNT
 } PrQuery;
 
@@ -214,6 +219,25 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq")
 		" ORDER BY r.created, r.seq",
 		6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	},
+	[Q_IDEM_GET] = {
+		"SELECT endpoint, request_hash, response, error, created FROM " S "idempotency_key"
+		" WHERE livemode" EQ "$1 AND key" EQ "$2",
+		2, {BOOLOID, TEXTOID}
+	},
+	[Q_IDEM_PUT] = {
+		"INSERT INTO " S "idempotency_key (livemode, key, endpoint, request_hash, response,"
+		" error, created) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		7, {BOOLOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}
+	},
+	[Q_IDEM_DELETE] = {
+		"DELETE FROM " S "idempotency_key WHERE livemode" EQ "$1 AND key" EQ "$2",
+		2, {BOOLOID, TEXTOID}
+	},
+	[Q_EVENT_INSERT] = {
+		"INSERT INTO " S "event (type, livemode, object, created) VALUES ($1, $2, $3, $4)"
+		" RETURNING id",
+		4, {TEXTOID, BOOLOID, JSONBOID, TIMESTAMPTZOID}
 	},
 };
 
@@ -738,4 +762,73 @@ pr_store_list_records(bool livemode, bool asc, TimestampTz lo, TimestampTz hi,
 	}
 	cur_row = 0;
 	return (int) n;
+}
+
+/* A stored idempotency key (latest snapshot: we hold the key's lock). */
+bool
+pr_store_idem_get(bool livemode, const char *key, PrStoredKey *out)
+{
+	Datum		v[2];
+	bool		isnull;
+	bytea	   *hash;
+
+	v[0] = BoolGetDatum(livemode);
+	v[1] = CStringGetTextDatum(key);
+	if (run(Q_IDEM_GET, v, NULL, true, SPI_OK_SELECT) == 0)
+		return false;
+	out->endpoint = col_text(1);
+	hash = DatumGetByteaPP(col(2, &isnull));
+	memset(out->hash, 0, sizeof(out->hash));
+	memcpy(out->hash, VARDATA_ANY(hash), Min(VARSIZE_ANY_EXHDR(hash), sizeof(out->hash)));
+	out->response = col_jsonb(3);
+	out->error = col_jsonb(4);
+	out->created = DatumGetTimestampTz(col(5, &isnull));
+	return true;
+}
+
+void
+pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
+				  const uint8 *hash, Jsonb *response, Jsonb *error)
+{
+	Datum		v[7];
+	char		n[7];
+	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+
+	memset(n, ' ', sizeof(n));
+	SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	memcpy(VARDATA(h), hash, PG_SHA256_DIGEST_LENGTH);
+	v[0] = BoolGetDatum(livemode);
+	v[1] = CStringGetTextDatum(key);
+	v[2] = CStringGetTextDatum(endpoint);
+	v[3] = PointerGetDatum(h);
+	v[4] = jsonb_or_null(response, n, 4);
+	v[5] = jsonb_or_null(error, n, 5);
+	v[6] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	if (run(Q_IDEM_PUT, v, n, false, SPI_OK_INSERT) != 1)
+		elog(ERROR, "idempotency key was not stored");
+}
+
+void
+pr_store_idem_delete(bool livemode, const char *key)
+{
+	Datum		v[2];
+
+	v[0] = BoolGetDatum(livemode);
+	v[1] = CStringGetTextDatum(key);
+	(void) run(Q_IDEM_DELETE, v, NULL, false, SPI_OK_DELETE);
+}
+
+int64
+pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
+{
+	Datum		v[4];
+	bool		isnull;
+
+	v[0] = CStringGetTextDatum(type);
+	v[1] = BoolGetDatum(livemode);
+	v[2] = JsonbPGetDatum(object);
+	v[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	if (run(Q_EVENT_INSERT, v, NULL, false, SPI_OK_INSERT_RETURNING) != 1)
+		elog(ERROR, "event was not stored");
+	return DatumGetInt64(col(1, &isnull));
 }

@@ -89,6 +89,22 @@ extern int	pr_store_list_records(bool livemode, bool asc, TimestampTz lo,
 								  TimestampTz hi, TimestampTz cur_created,
 								  int64 cur_seq, int64 limit, PrRecord **out);
 
+/* A stored idempotency key. */
+typedef struct PrStoredKey
+{
+	char	   *endpoint;
+	uint8		hash[32];
+	Jsonb	   *response;		/* NULL when an error was stored */
+	Jsonb	   *error;
+	TimestampTz created;
+} PrStoredKey;
+
+extern bool pr_store_idem_get(bool livemode, const char *key, PrStoredKey *out);
+extern void pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
+							  const uint8 *hash, Jsonb *response, Jsonb *error);
+extern void pr_store_idem_delete(bool livemode, const char *key);
+extern int64 pr_store_event_insert(const char *type, bool livemode, Jsonb *object);
+
 /* for triggers: lock a record by its internal key */
 extern bool pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode);
 extern bool pr_store_latest_status(int64 record_seq, char *status, int32 *attempt);

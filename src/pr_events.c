@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ * pr_events.c
+ *		Change events.
+ *
+ * Every successful write appends a row to payment_records.event in its
+ * own transaction, so an event commits (and survives a crash) exactly when
+ * the write does; event ids come from a sequence, so readers can follow
+ * them in order and resume from the last id they saw.  NOTIFY
+ * payment_records_events carries the id and, as NOTIFY does, is delivered
+ * only after commit, so a listener never hears of a write it cannot read.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/async.h"
+
+#include "pr_events.h"
+#include "pr_store.h"
+
+void
+pr_event_emit(const char *type, bool livemode, Jsonb *object)
+{
+	int64		id = pr_store_event_insert(type, livemode, object);
+	char		payload[32];
+
+	snprintf(payload, sizeof(payload), INT64_FORMAT, id);
+	Async_Notify(PR_EVENT_CHANNEL, payload);
+}
