@@ -2,7 +2,9 @@
 -- Change events: every successful write appends one, in order, in its own
 -- transaction; failed and replayed calls append none.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 SELECT coalesce(max(id), 0) AS before FROM payment_records.event \gset
 

@@ -2,7 +2,9 @@
 -- Idempotency keys (SPEC 6): replay, mismatch, validation failures,
 -- retention and purge.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 CREATE FUNCTION regress_try(f text, id text, p jsonb, k text) RETURNS text
 LANGUAGE plpgsql AS $$

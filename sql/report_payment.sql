@@ -3,7 +3,9 @@
 -- checked key by key against Stripe's "Report a payment" example (ids and
 -- created masked), and every details hash rendered in its full shape.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 -- Stripe's example request (its curl body as params)
 SELECT payment_records.report_payment('{

@@ -4,7 +4,9 @@
 -- unguaranteed record, reused reference.  Then the same invariants against
 -- direct DML on the tables, enforced by the constraint triggers.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 CREATE FUNCTION regress_refund(id text, p jsonb) RETURNS text
 LANGUAGE plpgsql AS $$

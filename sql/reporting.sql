@@ -3,7 +3,9 @@
 -- daily summary, and the remaining refundable amount per record.  Uses
 -- currencies no other test file uses (chf, nok, omr) and filters on them.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 CREATE FUNCTION regress_pay(currency text, amount bigint, outcome text, description text) RETURNS text
 LANGUAGE sql AS $$

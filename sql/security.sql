@@ -2,7 +2,9 @@
 -- Privileges: callers never write the tables; writers write through the
 -- functions only; readers only read; others get nothing.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 \set VERBOSITY terse
 
 CREATE ROLE regress_nobody;

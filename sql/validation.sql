@@ -3,7 +3,9 @@
 -- every error has its SQLSTATE, Stripe param (column-name field) and Stripe
 -- code (detail), and no bad input leaves a row behind.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
+RESET client_min_messages;
 
 -- try(): the outcome of one call as "SQLSTATE | param | code | message"
 CREATE FUNCTION regress_try(fn text, id text, p jsonb) RETURNS text
