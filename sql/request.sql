@@ -152,6 +152,45 @@ SELECT status, body FROM payment_records.request('POST', '/v1/payment_records/' 
                                                  payment_records.form_to_jsonb(:'refund_body'), '');
 SELECT status, body ->> 'id' = :'gid' AS same_record
 FROM payment_records.request('GET', '/v1/payment_records/' || :'gid', '{}', '');
+-- a write under a key is replayed, and written once
+SELECT count(*) AS records_before_idem FROM payment_records.payment_record \gset
+SELECT status, body AS idem_first
+FROM payment_records.request('POST', '/v1/payment_records/report_payment',
+                             payment_records.form_to_jsonb(:'payment_body'), 'regress-form-idem-1') \gset
+SELECT :status AS status;
+SELECT status, body = :'idem_first'::jsonb AS replayed
+FROM payment_records.request('POST', '/v1/payment_records/report_payment',
+                             payment_records.form_to_jsonb(:'payment_body'), 'regress-form-idem-1');
+SELECT count(*) - :records_before_idem AS records_added FROM payment_records.payment_record;
+-- the same key with other parameters: type idempotency_error, no code
+SELECT status, jsonb_pretty(body)
+FROM payment_records.request('POST', '/v1/payment_records/report_payment',
+                             payment_records.form_to_jsonb(:'payment_body' || '&metadata[retry]=1'), 'regress-form-idem-1');
+-- request() goes on after a business error, so the error is stored under
+-- the key and a retry gets the same answer, even once the call would
+-- succeed: a refund of the pending record (55000) ...
+\set small_refund 'outcome=refunded&processor_details[type]=custom&amount[currency]=usd&amount[value]=100'
+SELECT status, replace(body::text, :'pid', '<pid>') AS body
+FROM payment_records.request('POST', '/v1/payment_records/' || :'pid' || '/report_refund',
+                             payment_records.form_to_jsonb(:'small_refund'), 'regress-form-idem-2');
+SELECT endpoint, response IS NULL AS no_response, error ->> 'sqlstate' AS sqlstate
+FROM payment_records.idempotency_key WHERE livemode AND key = 'regress-form-idem-2';
+-- ... then the record guaranteed ...
+SELECT status, body -> 'amount_guaranteed' AS amount_guaranteed
+FROM payment_records.request('POST', '/v1/payment_records/' || :'pid' || '/report_payment_attempt_guaranteed',
+                             payment_records.form_to_jsonb('guaranteed_at=1730253460'));
+-- ... the retry under the key still answers 55000, a call without it refunds
+SELECT status, replace(body::text, :'pid', '<pid>') AS body
+FROM payment_records.request('POST', '/v1/payment_records/' || :'pid' || '/report_refund',
+                             payment_records.form_to_jsonb(:'small_refund'), 'regress-form-idem-2');
+SELECT status, body -> 'amount_refunded' AS amount_refunded
+FROM payment_records.request('POST', '/v1/payment_records/' || :'pid' || '/report_refund',
+                             payment_records.form_to_jsonb(:'small_refund'));
+-- ... but a validation error is not stored
+SELECT status, body -> 'error' ->> 'code' AS code
+FROM payment_records.request('POST', '/v1/payment_records/' || :'gid' || '/report_refund',
+                             '{"outcome": "refunded"}', 'regress-form-idem-3');
+SELECT count(*) AS stored FROM payment_records.idempotency_key WHERE key = 'regress-form-idem-3';
 
 --
 -- Unrecognized method or path: 404 in Stripe's words
@@ -255,7 +294,7 @@ DROP TRIGGER regress_form_fail ON payment_records.payment_attempt_record;
 -- and the transaction goes on: a call after all these failures works
 SELECT status FROM payment_records.request('GET', '/v1/payment_records/' || :'gid');
 
--- everything written here: the three records reported with status 200
+-- everything written here: the four records reported with status 200
 SELECT count(*) - :records_before AS records_added FROM payment_records.payment_record;
 
 ROLLBACK;
