@@ -24,6 +24,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "pr_currency.h"
 #include "pr_store.h"
 
 PG_FUNCTION_INFO_V1(payment_records_refund_check);
@@ -306,8 +307,9 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 }
 
 /*
- * payment_record: never deleted; its identity, mode, currency and amount
- * never change (refund limits and buckets are computed from them).
+ * payment_record: a positive amount within the currency's maximum in a
+ * supported currency; never deleted; its identity, mode, currency and
+ * amount never change (refund limits and buckets are computed from them).
  */
 Datum
 payment_records_record_check(PG_FUNCTION_ARGS)
@@ -331,6 +333,22 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("column \"%s\" of a payment record cannot be changed",
 								fixed[i])));
+	}
+	else
+	{
+		bool		isnull;
+		int64		amount = getcol_int64(td, td->tg_trigtuple, "amount");
+		char	   *currency = TextDatumGetCString(getcol(td, td->tg_trigtuple,
+														 "currency", &isnull));
+
+		if (pr_currency_exponent(currency) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("payment record currency \"%s\" is not supported", currency)));
+		if (amount <= 0 || amount > pr_currency_max_value(currency))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("payment record amount " INT64_FORMAT " is out of range", amount)));
 	}
 	return PointerGetDatum(NULL);
 }
