@@ -15,6 +15,9 @@ extern bool pr_livemode;
 #define PR_UNIX_EPOCH_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 #define PR_TS_FROM_UNIX(s)	((TimestampTz) (((s) - PR_UNIX_EPOCH_OFFSET) * USECS_PER_SEC))
-#define PR_UNIX_FROM_TS(t)	((int64) ((t) / USECS_PER_SEC) + PR_UNIX_EPOCH_OFFSET)
+/* floor division: C's "/" rounds toward zero, wrong before 2000-01-01 */
+#define PR_UNIX_FROM_TS(t) \
+	((int64) (((t) >= 0 ? (t) : (t) - (USECS_PER_SEC - 1)) / USECS_PER_SEC) + \
+	 PR_UNIX_EPOCH_OFFSET)
 
 #endif							/* PR_MODULE_H */

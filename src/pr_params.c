@@ -217,8 +217,16 @@ check_integer(JsonbValue *v, StringInfo path, int64 min, int64 max)
 {
 	int64		i;
 
-	if (!pr_parse_int64(v, &i) || i < min || i > max)
+	/* an empty value is "empty", as for strings, not a malformed integer */
+	if (v->type == jbvNull || (v->type == jbvString && v->val.string.len == 0))
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EMPTY, path->data,
+				 "parameter \"%s\" must not be empty", path->data);
+	if (!pr_parse_int64(v, &i))
 		integer_error(path);
+	if (i < min || i > max)
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_INTEGER, path->data,
+				 "parameter \"%s\" must be an integer between " INT64_FORMAT " and " INT64_FORMAT,
+				 path->data, min, max);
 	return i;
 }
 
