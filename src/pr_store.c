@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "pr_store.h"
+#include "pr_triggers.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define S "payment_records."
@@ -495,6 +496,7 @@ pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 {
 	Datum		v[10];
 	char		n[10];
+	bool		inserted;
 
 	memset(n, ' ', sizeof(n));
 	v[0] = Int64GetDatum(rec->seq);
@@ -510,7 +512,12 @@ pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 	v[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	v[9] = jsonb_or_null(rf->metadata, n, 9);
 
-	return run(Q_INSERT_REFUND, v, n, false, SPI_OK_INSERT) == 1;
+	/* the caller checked this row under the record's lock: tell the trigger */
+	pr_refund_verified(rec->seq, rec->refund_count + 1, rf->amount,
+					   rec->refunded + rf->amount, rec->livemode);
+	inserted = run(Q_INSERT_REFUND, v, n, false, SPI_OK_INSERT) == 1;
+	pr_refund_verified_clear();
+	return inserted;
 }
 
 void

@@ -17,6 +17,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -26,6 +29,7 @@
 
 #include "pr_currency.h"
 #include "pr_store.h"
+#include "pr_triggers.h"
 
 PG_FUNCTION_INFO_V1(payment_records_refund_check);
 PG_FUNCTION_INFO_V1(payment_records_attempt_check);
@@ -101,6 +105,56 @@ spi_end(void)
 		elog(ERROR, "SPI_finish failed");
 }
 
+/* the row report_refund verified, see pr_triggers.h */
+typedef struct PrVerifiedRefund
+{
+	bool		set;
+	LocalTransactionId lxid;
+	int64		record_seq;
+	int32		refund_no;
+	int64		amount;
+	int64		refunded_total;
+	bool		livemode;
+} PrVerifiedRefund;
+
+static PrVerifiedRefund verified_refund;
+
+void
+pr_refund_verified(int64 record_seq, int32 refund_no, int64 amount,
+				   int64 refunded_total, bool livemode)
+{
+	verified_refund.set = true;
+	verified_refund.lxid = MyProc->lxid;
+	verified_refund.record_seq = record_seq;
+	verified_refund.refund_no = refund_no;
+	verified_refund.amount = amount;
+	verified_refund.refunded_total = refunded_total;
+	verified_refund.livemode = livemode;
+}
+
+void
+pr_refund_verified_clear(void)
+{
+	verified_refund.set = false;
+}
+
+/* Is this the row report_refund verified?  Consumes the mark. */
+static bool
+refund_was_verified(int64 record_seq, int32 refund_no, int64 amount,
+					int64 total, bool livemode)
+{
+	bool		match = verified_refund.set &&
+		verified_refund.lxid == MyProc->lxid &&
+		verified_refund.record_seq == record_seq &&
+		verified_refund.refund_no == refund_no &&
+		verified_refund.amount == amount &&
+		verified_refund.refunded_total == total &&
+		verified_refund.livemode == livemode;
+
+	verified_refund.set = false;
+	return match;
+}
+
 /*
  * refund: append-only; each new row extends its record's chain and keeps
  * the running total within the guaranteed amount of a guaranteed record.
@@ -133,6 +187,10 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 	refund_no = getcol_int32(td, tup, "refund_no");
 	amount = getcol_int64(td, tup, "amount");
 	total = getcol_int64(td, tup, "refunded_total");
+
+	if (refund_was_verified(record_seq, refund_no, amount, total,
+							DatumGetBool(getcol(td, tup, "livemode", &isnull))))
+		return PointerGetDatum(NULL);
 
 	spi_begin();
 	/* serialize with every other writer of this record */
