@@ -27,34 +27,36 @@ $roles$;
 -- running total, so the refunded amount is one index probe away.
 --
 CREATE TABLE @extschema@.payment_record (
+    -- columns ordered so that none needs alignment padding
     id          text COLLATE "C" NOT NULL,
-    seq         bigserial NOT NULL,
     livemode    boolean NOT NULL,
-    created     timestamptz NOT NULL,
     currency    text COLLATE "C" NOT NULL,
+    seq         bigserial NOT NULL,
+    created     timestamptz NOT NULL,
     amount      bigint NOT NULL,
     CONSTRAINT payment_record_pkey PRIMARY KEY (id),
     CONSTRAINT payment_record_seq_key UNIQUE (seq)
     -- amount > 0 and a supported currency are checked by record_check (C):
     -- a CHECK expression would be re-read from the catalog at every insert
 );
--- newest first, by mode, for list_payment_records and created filters
+-- newest first, by mode, for list_payment_records and its created filters
 CREATE INDEX payment_record_list_idx
     ON @extschema@.payment_record (livemode, created, seq);
 
 CREATE TABLE @extschema@.payment_attempt_record (
-    id                      text COLLATE "C" NOT NULL,
+    -- fixed-width columns first, widest first: no alignment padding
     record_seq              bigint NOT NULL,
-    attempt                 integer NOT NULL,
     created                 timestamptz NOT NULL,
-    status                  text COLLATE "C" NOT NULL,
     initiated_at            timestamptz NOT NULL,
     guaranteed_at           timestamptz,
     failed_at               timestamptz,
     canceled_at             timestamptz,
-    customer_details        jsonb,
+    attempt                 integer NOT NULL,
+    id                      text COLLATE "C" NOT NULL,
+    status                  text COLLATE "C" NOT NULL,
     customer_presence       text,
     description             text,
+    customer_details        jsonb,
     metadata                jsonb,
     payment_method_details  jsonb,
     processor_details       jsonb,
@@ -66,15 +68,16 @@ CREATE TABLE @extschema@.payment_attempt_record (
 );
 
 CREATE TABLE @extschema@.refund (
+    -- fixed-width columns first, widest first: no alignment padding
     record_seq          bigint NOT NULL,
-    refund_no           integer NOT NULL,
     amount              bigint NOT NULL,
     refunded_total      bigint NOT NULL,
-    livemode            boolean NOT NULL,
-    refund_reference    text COLLATE "C",
     initiated_at        timestamptz,
     refunded_at         timestamptz,
     created             timestamptz NOT NULL,
+    refund_no           integer NOT NULL,
+    livemode            boolean NOT NULL,
+    refund_reference    text COLLATE "C",
     metadata            jsonb,
     CONSTRAINT refund_pkey PRIMARY KEY (record_seq, refund_no),
     CONSTRAINT refund_record_fkey FOREIGN KEY (record_seq)

@@ -8,6 +8,12 @@
  * them in order and resume from the last id they saw.  NOTIFY
  * payment_records_events carries the id and, as NOTIFY does, is delivered
  * only after commit, so a listener never hears of a write it cannot read.
+ *
+ * NOTIFY has a price: PostgreSQL takes a database-wide lock in the commit
+ * of every notifying transaction and holds it through the commit's WAL
+ * flush, so notifying writers commit one at a time.  Writers that need
+ * the throughput can SET payment_records.notify_events = off; the event
+ * row is written all the same and followers read the table.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -17,12 +23,16 @@
 #include "pr_events.h"
 #include "pr_store.h"
 
+bool		pr_notify_events = true;
+
 void
 pr_event_emit(const char *type, bool livemode, Jsonb *object)
 {
 	int64		id = pr_store_event_insert(type, livemode, object);
 	char		payload[32];
 
+	if (!pr_notify_events)
+		return;
 	snprintf(payload, sizeof(payload), INT64_FORMAT, id);
 	Async_Notify(PR_EVENT_CHANNEL, payload);
 }

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "pr_events.h"
 #include "pr_idempotency.h"
 #include "pr_module.h"
 
@@ -29,6 +30,15 @@ _PG_init(void)
 							 "Objects of the other mode are invisible to the API.",
 							 &pr_livemode,
 							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("payment_records.notify_events",
+							 "Whether each write sends NOTIFY payment_records_events.",
+							 "Events are always written; NOTIFY makes PostgreSQL commit notifying transactions one at a time, so writers that need throughput may turn it off and followers read the event table instead.",
+							 &pr_notify_events,
+							 true,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);

@@ -197,30 +197,19 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	 * created bounds are always bound (to infinities when absent) so one
 	 * generic plan serves every page as an index range scan.
 	 */
-	[Q_LIST_RECORDS_DESC] = {
-		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
-		" r.seq, r.created, r.currency, r.amount, r.id"
-		" FROM (SELECT * FROM " S "payment_record"
-		"  WHERE livemode" EQ "$1 AND created OPERATOR(pg_catalog.>=) $2"
-		"  AND created OPERATOR(pg_catalog.<) $3"
-		"  AND (created, seq) OPERATOR(pg_catalog.<) ($4, $5)"
-		"  ORDER BY created DESC, seq DESC LIMIT $6) r"
-		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq")
-		" ORDER BY r.created DESC, r.seq DESC",
-		6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
-	},
-	[Q_LIST_RECORDS_ASC] = {
-		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
-		" r.seq, r.created, r.currency, r.amount, r.id"
-		" FROM (SELECT * FROM " S "payment_record"
-		"  WHERE livemode" EQ "$1 AND created OPERATOR(pg_catalog.>=) $2"
-		"  AND created OPERATOR(pg_catalog.<) $3"
-		"  AND (created, seq) OPERATOR(pg_catalog.>) ($4, $5)"
-		"  ORDER BY created, seq LIMIT $6) r"
-		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq")
-		" ORDER BY r.created, r.seq",
-		6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
-	},
+#define LIST_RECORDS(cmp, dir) \
+		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total," \
+		" r.seq, r.created, r.currency, r.amount, r.id" \
+		" FROM (SELECT * FROM " S "payment_record" \
+		"  WHERE livemode" EQ "$1 AND created OPERATOR(pg_catalog.>=) $2" \
+		"  AND created OPERATOR(pg_catalog.<) $3" \
+		"  AND (created, seq) OPERATOR(pg_catalog." cmp ") ($4, $5)" \
+		"  ORDER BY created " dir ", seq " dir " LIMIT $6) r" \
+		" CROSS JOIN LATERAL " LATEST_ATTEMPT("r.seq") " " REFUND_HEAD("r.seq") \
+		" ORDER BY r.created " dir ", r.seq " dir
+#define LIST_ARGS 6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	[Q_LIST_RECORDS_DESC] = {LIST_RECORDS("<", "DESC"), LIST_ARGS},
+	[Q_LIST_RECORDS_ASC] = {LIST_RECORDS(">", "ASC"), LIST_ARGS},
 	[Q_IDEM_GET] = {
 		"SELECT endpoint, request_hash, response, error, created FROM " S "idempotency_key"
 		" WHERE livemode" EQ "$1 AND key" EQ "$2",
