@@ -82,6 +82,20 @@ SELECT payment_records.report_refund(:'wid', '{"outcome": "refunded", "processor
 SELECT payment_records.retrieve_payment_record('pr_doesnotexist');
 RESET search_path;
 RESET ROLE;
+-- the same with the hostile operator in public, where an admin let it create
+GRANT CREATE ON SCHEMA public TO regress_writer;
+SET ROLE regress_writer;
+CREATE FUNCTION public.regress_int8eq(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.regress_int8eq);
+SET search_path = public, pg_catalog;
+SELECT payment_records.report_refund(:'wid', '{"outcome": "refunded", "processor_details": {"type": "custom"},
+  "amount": {"currency": "usd", "value": 100}}') -> 'amount_refunded';
+SELECT payment_records.retrieve_payment_record(:'wid') -> 'amount_refunded';
+RESET search_path;
+DROP OPERATOR public.= (bigint, bigint);
+DROP FUNCTION public.regress_int8eq(bigint, bigint);
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM regress_writer;
 
 -- error messages never echo payment-method or customer data
 SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
