@@ -20,13 +20,15 @@ REGRESS_OPTS = --inputdir=. --outputdir=output_regress
 ISOLATION = $(sort $(notdir $(basename $(wildcard test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso
 
-# TAP: test/t/*.pl
+# TAP: test/t/*.pl (PROVE_FLAGS is set below the include: Makefile.global
+# resets it)
 TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS = -I $(srcdir)/test/perl
 
 EXTRA_CLEAN = output_regress output_iso
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+PROVE_FLAGS = -I $(srcdir)/test/perl

@@ -4,10 +4,12 @@
  *
  * Every successful write appends a row to payment_records.event in its
  * own transaction, so an event commits (and survives a crash) exactly when
- * the write does; event ids come from a sequence, so readers can follow
- * them in order and resume from the last id they saw.  NOTIFY
- * payment_records_events carries the id and, as NOTIFY does, is delivered
- * only after commit, so a listener never hears of a write it cannot read.
+ * the write does.  Event ids come from a sequence, in insertion order;
+ * concurrent writers may commit out of id order, so a reader resuming
+ * from the last id it saw can miss a lower id committed later (the README
+ * says how to follow them).  NOTIFY payment_records_events carries the id
+ * and, as NOTIFY does, is delivered only after commit and in commit order,
+ * so a listener never hears of a write it cannot read.
  *
  * NOTIFY has a price: PostgreSQL takes a database-wide lock in the commit
  * of every notifying transaction and holds it through the commit's WAL
