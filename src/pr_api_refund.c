@@ -11,16 +11,28 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 
 #include "pr_api.h"
 #include "pr_build.h"
 #include "pr_errors.h"
+#include "pr_locks.h"
 #include "pr_module.h"
 #include "pr_params.h"
 #include "pr_schemas.h"
 
 PG_FUNCTION_INFO_V1(payment_records_report_refund);
+
+static void raise_reference_used(const char *reference) pg_attribute_noreturn();
+
+static void
+raise_reference_used(const char *reference)
+{
+	pr_error(ERRCODE_UNIQUE_VIOLATION, PR_CODE_EXISTS,
+			 "processor_details[custom][refund_reference]",
+			 "refund reference \"%s\" has already been used", reference);
+}
 
 Datum
 payment_records_report_refund(PG_FUNCTION_ARGS)
@@ -82,10 +94,23 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 		rf.amount = remaining;
 	}
 
+	/*
+	 * A reference is claimed by a lock held until commit, so a second
+	 * refund with it waits for the first to end.  Under READ COMMITTED the
+	 * insert's ON CONFLICT then sees the first's row; under REPEATABLE
+	 * READ or SERIALIZABLE it would not (its snapshot is older) and would
+	 * fail with a serialization error, so there the reference is looked up
+	 * with the latest snapshot first.
+	 */
+	if (rf.reference != NULL)
+	{
+		(void) pr_lock_value(PR_LOCK_REFUND_REFERENCE, rec.livemode, rf.reference, true);
+		if (IsolationUsesXactSnapshot() &&
+			pr_store_reference_exists(rec.livemode, rf.reference))
+			raise_reference_used(rf.reference);
+	}
 	if (!pr_store_insert_refund(&rec, &rf))
-		pr_error(ERRCODE_UNIQUE_VIOLATION, PR_CODE_EXISTS,
-				 "processor_details[custom][refund_reference]",
-				 "refund reference \"%s\" has already been used", rf.reference);
+		raise_reference_used(rf.reference);
 	rec.refunded += rf.amount;
 	rec.refund_count++;
 

@@ -22,18 +22,15 @@
 #include "common/cryptohash.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "pr_errors.h"
 #include "pr_idempotency.h"
 #include "pr_json.h"
+#include "pr_locks.h"
 #include "pr_module.h"
 #include "pr_store.h"
-
-/* advisory lock class of payment_records ('pr' + 1) */
-#define PR_IDEM_LOCK_CLASS 0x7072
 
 int			pr_idempotency_retention = 24 * 60 * 60;
 
@@ -56,26 +53,7 @@ hash_request(PrIdem *idem, const char *id, Jsonb *params)
 static void
 claim_key(PrIdem *idem)
 {
-	LOCKTAG		tag;
-	uint32		h1,
-				h2;
-
-	/* the first 8 bytes of a hash of (mode, key) */
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char		mode = idem->livemode ? 'l' : 't';
-
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) &mode, 1) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) idem->key, strlen(idem->key)) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute the idempotency lock");
-	pg_cryptohash_free(ctx);
-	memcpy(&h1, digest, 4);
-	memcpy(&h2, digest + 4, 4);
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, h1, h2, PR_IDEM_LOCK_CLASS);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (!pr_lock_value(PR_LOCK_IDEMPOTENCY_KEY, idem->livemode, idem->key, false))
 		pr_error(ERRCODE_LOCK_NOT_AVAILABLE, PR_CODE_IDEM_IN_USE, "idempotency_key",
 				 "idempotency key is in use by another request that has not finished");
 }

@@ -68,6 +68,7 @@ typedef enum PrQuery
 	Q_IDEM_PUT,
 	Q_IDEM_DELETE,
 	Q_EVENT_INSERT,
+	Q_REFERENCE_EXISTS,
 	Q_COUNT
 } PrQuery;
 
@@ -228,6 +229,10 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		"INSERT INTO " S "event (type, livemode, object, created) VALUES ($1, $2, $3, $4)"
 		" RETURNING id",
 		4, {TEXTOID, BOOLOID, JSONBOID, TIMESTAMPTZOID}
+	},
+	[Q_REFERENCE_EXISTS] = {
+		"SELECT 1 FROM " S "refund WHERE livemode" EQ "$1 AND refund_reference" EQ "$2",
+		2, {BOOLOID, TEXTOID}
 	},
 };
 
@@ -827,4 +832,15 @@ pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 	if (run(Q_EVENT_INSERT, v, NULL, false, SPI_OK_INSERT_RETURNING) != 1)
 		elog(ERROR, "event was not stored");
 	return DatumGetInt64(col(1, &isnull));
+}
+
+/* Is a refund reference taken (latest snapshot)? */
+bool
+pr_store_reference_exists(bool livemode, const char *reference)
+{
+	Datum		v[2];
+
+	v[0] = BoolGetDatum(livemode);
+	v[1] = CStringGetTextDatum(reference);
+	return run(Q_REFERENCE_EXISTS, v, NULL, true, SPI_OK_SELECT) > 0;
 }
