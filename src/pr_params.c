@@ -231,6 +231,23 @@ check_integer(JsonbValue *v, StringInfo path, int64 min, int64 max)
 }
 
 /*
+ * The value of a required key of a hash (into buf), with path extended to
+ * it; raises parameter_missing when absent.  The caller pops the path.
+ */
+static JsonbValue *
+required_key(JsonbContainer *c, const char *key, JsonbValue *buf, StringInfo path,
+			 int *old)
+{
+	JsonbValue *v = pj_get_container(c, key, buf);
+
+	*old = path_push(path, key, strlen(key));
+	if (v == NULL)
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, path->data,
+				 "missing required parameter \"%s\"", path->data);
+	return v;
+}
+
+/*
  * {currency, value}: the currency must be supported (case-insensitive), the
  * value a positive integer no larger than the currency's maximum, and for
  * three-decimal currencies a multiple of 10.
@@ -270,11 +287,7 @@ validate_amount(PrJson *out, JsonbValue *v, StringInfo path)
 		}
 	}
 
-	cur = pj_get_container(v->val.binary.data, "currency", &cur_buf);
-	old = path_push(path, "currency", 8);
-	if (cur == NULL)
-		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, path->data,
-				 "missing required parameter \"%s\"", path->data);
+	cur = required_key(v->val.binary.data, "currency", &cur_buf, path, &old);
 	check_string(cur, path, PR_MAX_STRING);
 	exponent = -1;
 	if (cur->val.string.len == 3)
@@ -290,11 +303,7 @@ validate_amount(PrJson *out, JsonbValue *v, StringInfo path)
 				 path->data);
 	path_pop(path, old);
 
-	val = pj_get_container(v->val.binary.data, "value", &val_buf);
-	old = path_push(path, "value", 5);
-	if (val == NULL)
-		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, path->data,
-				 "missing required parameter \"%s\"", path->data);
+	val = required_key(v->val.binary.data, "value", &val_buf, path, &old);
 	if (!pr_parse_int64(val, &value))
 		integer_error(path);
 	if (value <= 0)

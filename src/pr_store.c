@@ -373,6 +373,30 @@ text_or_null(const char *s, char *nulls, int i)
 }
 
 /*
+ * Bind the attempt columns both attempt inserts share, in statement order
+ * (status, initiated_at, guaranteed_at, failed_at, customer_details,
+ * customer_presence, description, metadata, payment_method_details,
+ * processor_details, shipping_details), from v[first] on.
+ */
+static void
+bind_attempt(Datum *v, char *n, int first, PrAttempt *a, PrNewAttempt *na)
+{
+	v[first] = CStringGetTextDatum(a->status);
+	v[first + 1] = TimestampTzGetDatum(na->initiated_at);
+	v[first + 2] = TimestampTzGetDatum(na->guaranteed_at);
+	n[first + 2] = na->has_guaranteed_at ? ' ' : 'n';
+	v[first + 3] = TimestampTzGetDatum(na->failed_at);
+	n[first + 3] = na->has_failed_at ? ' ' : 'n';
+	v[first + 4] = jsonb_or_null(a->customer_details, n, first + 4);
+	v[first + 5] = text_or_null(a->customer_presence, n, first + 5);
+	v[first + 6] = text_or_null(a->description, n, first + 6);
+	v[first + 7] = jsonb_or_null(a->metadata, n, first + 7);
+	v[first + 8] = jsonb_or_null(a->payment_method_details, n, first + 8);
+	v[first + 9] = jsonb_or_null(a->processor_details, n, first + 9);
+	v[first + 10] = jsonb_or_null(a->shipping_details, n, first + 10);
+}
+
+/*
  * Insert a record and its first attempt in one statement; fills rec->seq.
  */
 void
@@ -390,19 +414,7 @@ pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 	v[3] = CStringGetTextDatum(rec->currency);
 	v[4] = Int64GetDatum(rec->amount);
 	v[5] = CStringGetTextDatum(a->id);
-	v[6] = CStringGetTextDatum(a->status);
-	v[7] = TimestampTzGetDatum(na->initiated_at);
-	v[8] = TimestampTzGetDatum(na->guaranteed_at);
-	n[8] = na->has_guaranteed_at ? ' ' : 'n';
-	v[9] = TimestampTzGetDatum(na->failed_at);
-	n[9] = na->has_failed_at ? ' ' : 'n';
-	v[10] = jsonb_or_null(a->customer_details, n, 10);
-	v[11] = text_or_null(a->customer_presence, n, 11);
-	v[12] = text_or_null(a->description, n, 12);
-	v[13] = jsonb_or_null(a->metadata, n, 13);
-	v[14] = jsonb_or_null(a->payment_method_details, n, 14);
-	v[15] = jsonb_or_null(a->processor_details, n, 15);
-	v[16] = jsonb_or_null(a->shipping_details, n, 16);
+	bind_attempt(v, n, 6, a, na);
 
 	if (run(Q_INSERT_PAYMENT, v, n, false, SPI_OK_INSERT_RETURNING) != 1)
 		elog(ERROR, "payment record was not inserted");
@@ -595,19 +607,7 @@ pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na)
 	v[1] = Int64GetDatum(rec->seq);
 	v[2] = Int32GetDatum(a->attempt);
 	v[3] = TimestampTzGetDatum(a->created);
-	v[4] = CStringGetTextDatum(a->status);
-	v[5] = TimestampTzGetDatum(na->initiated_at);
-	v[6] = TimestampTzGetDatum(na->guaranteed_at);
-	n[6] = na->has_guaranteed_at ? ' ' : 'n';
-	v[7] = TimestampTzGetDatum(na->failed_at);
-	n[7] = na->has_failed_at ? ' ' : 'n';
-	v[8] = jsonb_or_null(a->customer_details, n, 8);
-	v[9] = text_or_null(a->customer_presence, n, 9);
-	v[10] = text_or_null(a->description, n, 10);
-	v[11] = jsonb_or_null(a->metadata, n, 11);
-	v[12] = jsonb_or_null(a->payment_method_details, n, 12);
-	v[13] = jsonb_or_null(a->processor_details, n, 13);
-	v[14] = jsonb_or_null(a->shipping_details, n, 14);
+	bind_attempt(v, n, 4, a, na);
 	if (run(Q_INSERT_ATTEMPT, v, n, false, SPI_OK_INSERT) != 1)
 		elog(ERROR, "payment attempt record was not inserted");
 }
