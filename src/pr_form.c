@@ -190,8 +190,32 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 				 "%s in %s \"%s\"", problem, what, errkey);
 	}
 
-	/* a character the server encoding lacks raises the conversion error */
-	conv = pg_any_to_server(s, len, PG_UTF8);
+	/*
+	 * A character the server encoding lacks is malformed input for this
+	 * database (22023 with the key, as every other decoding error), not a
+	 * conversion failure: catch the conversion error and raise ours.
+	 */
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			conv = pg_any_to_server(s, len, PG_UTF8);
+		}
+		PG_CATCH();
+		{
+			char	   *errkey;
+
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			errkey = (name != NULL) ? FormErrorKey(name, namelen) :
+				FormErrorKey(raw, rawlen);
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, errkey,
+					 "character not representable in the database encoding in %s \"%s\"",
+					 what, errkey);
+		}
+		PG_END_TRY();
+	}
 	if (conv != s)
 		len = strlen(conv);
 	if (len > JENTRY_OFFLENMASK)

@@ -391,8 +391,17 @@ validate_metadata(PrJson *out, JsonbValue *v, StringInfo path)
 				}
 				break;
 			case jbvNumeric:
-				pj_string(out, DatumGetCString(DirectFunctionCall1(numeric_out,
-																   NumericGetDatum(val.val.numeric))));
+				{
+					/* kept as its text, so the text's length limit applies */
+					char	   *num = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		  NumericGetDatum(val.val.numeric)));
+
+					if (strlen(num) > PR_MAX_META_VALUE)
+						pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, path->data,
+								 "metadata values must be at most %d characters",
+								 PR_MAX_META_VALUE);
+					pj_string(out, num);
+				}
 				nkeys++;
 				break;
 			case jbvBool:

@@ -1,7 +1,8 @@
 #!/bin/bash
 # README command 2: install what is missing, build with -Werror, install,
-# and run every suite (pg_regress, isolation, TAP) on a throwaway cluster.
-# Exits non-zero on any failure and prints the diffs.
+# and run every suite (pg_regress, isolation, TAP) on a throwaway cluster;
+# then regress and isolation again under UBSan and ASan builds, and a
+# bounded fuzz run.  Exits non-zero on any failure and prints the diffs.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/deps.sh" || exit 1
@@ -24,6 +25,13 @@ run_suites() {
 echo "== build with -Werror; regress, isolation, TAP"
 dir=$(bash "$here/stage.sh" -Werror) || exit 1
 run_suites "$dir" installcheck || fail=1
+
+echo "== sanitizer builds: regress and isolation under UBSan, then ASan"
+bash "$here/sanitize.sh" ubsan || fail=1
+bash "$here/sanitize.sh" asan || fail=1
+
+echo "== fuzz: bounded run (bash test/fuzz/run.sh N SEED for millions)"
+bash "$here/fuzz/run.sh" || fail=1
 
 if [ $fail -eq 0 ]; then
     echo "== all suites passed"
