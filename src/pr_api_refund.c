@@ -17,7 +17,6 @@
 #include "pr_api.h"
 #include "pr_build.h"
 #include "pr_errors.h"
-#include "pr_locks.h"
 #include "pr_module.h"
 #include "pr_params.h"
 #include "pr_schemas.h"
@@ -95,20 +94,15 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * A reference is claimed by a lock held until commit, so a second
-	 * refund with it waits for the first to end.  Under READ COMMITTED the
-	 * insert's ON CONFLICT then sees the first's row; under REPEATABLE
-	 * READ or SERIALIZABLE it would not (its snapshot is older) and would
-	 * fail with a serialization error, so there the reference is looked up
-	 * with the latest snapshot first.
+	 * Under READ COMMITTED, the insert's ON CONFLICT waits for a concurrent
+	 * holder of the reference and then sees its row.  Under REPEATABLE READ
+	 * or SERIALIZABLE it would fail with a serialization error instead
+	 * (the row is not in its snapshot), so there the reference is probed
+	 * first, waiting out an uncommitted holder, as a unique check does.
 	 */
-	if (rf.reference != NULL)
-	{
-		(void) pr_lock_value(PR_LOCK_REFUND_REFERENCE, rec.livemode, rf.reference, true);
-		if (IsolationUsesXactSnapshot() &&
-			pr_store_reference_exists(rec.livemode, rf.reference))
-			raise_reference_used(rf.reference);
-	}
+	if (rf.reference != NULL && IsolationUsesXactSnapshot() &&
+		pr_store_reference_taken(rec.livemode, rf.reference))
+		raise_reference_used(rf.reference);
 	if (!pr_store_insert_refund(&rec, &rf))
 		raise_reference_used(rf.reference);
 	rec.refunded += rf.amount;

@@ -1,7 +1,6 @@
 /*-------------------------------------------------------------------------
  * pr_locks.h
- *		Transaction locks on (mode, text) values: idempotency keys, refund
- *		references.
+ *		Transaction locks on (mode, text) values: idempotency keys.
  *-------------------------------------------------------------------------
  */
 #ifndef PR_LOCKS_H
@@ -9,7 +8,6 @@
 
 /* lock classes: advisory locks of our own, apart from pg_advisory_lock()'s */
 #define PR_LOCK_IDEMPOTENCY_KEY		0x7072	/* 'pr' */
-#define PR_LOCK_REFUND_REFERENCE	0x7073
 
 /*
  * Take an exclusive transaction-level lock on (lock_class, livemode,

@@ -15,7 +15,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -68,7 +81,6 @@ typedef enum PrQuery
 	Q_IDEM_PUT,
 	Q_IDEM_DELETE,
 	Q_EVENT_INSERT,
-	Q_REFERENCE_EXISTS,
 	Q_COUNT
 } PrQuery;
 
@@ -229,10 +241,6 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		"INSERT INTO " S "event (type, livemode, object, created) VALUES ($1, $2, $3, $4)"
 		" RETURNING id",
 		4, {TEXTOID, BOOLOID, JSONBOID, TIMESTAMPTZOID}
-	},
-	[Q_REFERENCE_EXISTS] = {
-		"SELECT 1 FROM " S "refund WHERE livemode" EQ "$1 AND refund_reference" EQ "$2",
-		2, {BOOLOID, TEXTOID}
 	},
 };
 
@@ -834,13 +842,54 @@ pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 	return DatumGetInt64(col(1, &isnull));
 }
 
-/* Is a refund reference taken (latest snapshot)? */
+/*
+ * Is a refund reference taken?  Probes refund_reference_key with a dirty
+ * snapshot, as PostgreSQL's own unique checks do: a row of a transaction
+ * still in progress is waited for (its transaction id lock, nothing held
+ * afterwards) and looked for again; a committed row, or our own, is taken.
+ * No statement snapshot is involved, so this answers right under
+ * REPEATABLE READ too.
+ */
 bool
-pr_store_reference_exists(bool livemode, const char *reference)
+pr_store_reference_taken(bool livemode, const char *reference)
 {
-	Datum		v[2];
+	Oid			nsp = get_namespace_oid("payment_records", false);
+	Relation	rel = table_open(get_relname_relid("refund", nsp), AccessShareLock);
+	Relation	idx = index_open(get_relname_relid("refund_reference_key", nsp),
+								 AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	ScanKeyData key[2];
+	bool		taken = false;
 
-	v[0] = BoolGetDatum(livemode);
-	v[1] = CStringGetTextDatum(reference);
-	return run(Q_REFERENCE_EXISTS, v, NULL, true, SPI_OK_SELECT) > 0;
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_BOOLEQ, BoolGetDatum(livemode));
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(reference));
+	key[1].sk_collation = C_COLLATION_OID;	/* the column's collation */
+
+	for (;;)
+	{
+		SnapshotData dirty;
+		IndexScanDesc scan;
+		TransactionId xwait = InvalidTransactionId;
+
+		InitDirtySnapshot(dirty);
+		scan = index_beginscan(rel, idx, &dirty, 2, 0);
+		index_rescan(scan, key, 2, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			/* refunds are never deleted: only an inserter can be running */
+			if (TransactionIdIsValid(dirty.xmin))
+				xwait = dirty.xmin;
+			else
+				taken = true;
+		}
+		index_endscan(scan);
+		if (!TransactionIdIsValid(xwait))
+			break;
+		XactLockTableWait(xwait, rel, &slot->tts_tid, XLTW_InsertIndexUnique);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return taken;
 }

@@ -73,7 +73,7 @@ extern void pr_store_read_state(PrRecord *rec);
 extern bool pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec);
 extern bool pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
 extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
-extern bool pr_store_reference_exists(bool livemode, const char *reference);
+extern bool pr_store_reference_taken(bool livemode, const char *reference);
 
 extern void pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na);
 extern void pr_store_set_attempt_state(PrAttempt *a, const char *status,
