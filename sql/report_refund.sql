@@ -172,6 +172,16 @@ VALUES (:seq5, 4, 1, 301, false, now());
 SELECT payment_records.retrieve_payment_record(:'id5') -> 'amount_refunded';
 \set VERBOSITY default
 
+-- many refunds with references in one transaction (a backfill), more than
+-- the default shared lock table could hold if each kept a lock
+SELECT regress_guaranteed(99999999) AS bulk \gset
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(payment_records.report_refund(:'bulk', regress_rp(1, 'bulk-' || g))) AS refunds
+FROM generate_series(1, 10000) g;
+SELECT regress_refund(:'bulk', regress_rp(1, 'bulk-77'));
+COMMIT;
+SELECT payment_records.retrieve_payment_record(:'bulk') -> 'amount_refunded' ->> 'value' AS refunded;
+
 -- invariant over everything this suite wrote
 SELECT count(*) AS violations FROM (
     SELECT p.id FROM payment_records.payment_record p JOIN payment_records.refund r ON r.record_seq = p.seq
