@@ -67,6 +67,13 @@ pr_ts_param(JsonbValue *tree, const char *key, const char *sub, TimestampTz *out
 	return true;
 }
 
+void
+pr_spi_begin(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
 Jsonb *
 pr_spi_return(Jsonb *result)
 {
@@ -100,8 +107,7 @@ pr_write_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params
 {
 	Jsonb	   *replay;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	pr_spi_begin();
 	replay = pr_idem_begin(idem, endpoint, id, params, key);
 	if (replay != NULL)
 		return pr_spi_return(replay);

@@ -40,6 +40,9 @@ extern Jsonb *pr_write_begin(PrIdem *idem, const char *endpoint, const char *id,
 extern Jsonb *pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
 							  Jsonb *response, Jsonb *event_object);
 
+/* SPI_connect(), or an error. */
+extern void pr_spi_begin(void);
+
 /* Copy a result out of the SPI procedure context, then SPI_finish(). */
 extern Jsonb *pr_spi_return(Jsonb *result);
 

@@ -26,13 +26,6 @@ PG_FUNCTION_INFO_V1(payment_records_list_payment_records);
 
 #define PR_DEFAULT_LIMIT 10
 
-static void
-begin_spi(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
 /* limit and the (exclusive) cursors shared by both lists */
 typedef struct PrPage
 {
@@ -83,7 +76,7 @@ payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	PrAttempt	a;
 
-	begin_spi();
+	pr_spi_begin();
 	if (!pr_store_fetch_attempt(id, pr_livemode, &rec, &a))
 		pr_raise_missing("payment_attempt_record", id, "id");
 	PG_RETURN_JSONB_P(pr_spi_return(pr_build_attempt(&rec, &a)));
@@ -104,7 +97,7 @@ payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS)
 	PrJson		j;
 
 	read_page_params(tree, &page);
-	begin_spi();
+	pr_spi_begin();
 	if (!pr_store_fetch_record(record_id, pr_livemode, &rec))
 		pr_raise_missing("payment_record", record_id, "payment_record");
 	if (page.starting_after &&
@@ -158,7 +151,7 @@ payment_records_list_payment_records(PG_FUNCTION_ARGS)
 	if (pr_field_int(tree, "created_before", &t))
 		hi = PR_TS_FROM_UNIX(t);
 
-	begin_spi();
+	pr_spi_begin();
 	if (page.starting_after &&
 		!pr_store_record_cursor(page.starting_after, pr_livemode, &cur_created, &cur_seq))
 		pr_raise_missing("payment_record", page.starting_after, "starting_after");

@@ -138,8 +138,7 @@ payment_records_retrieve_payment_record(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	Jsonb	   *result;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	pr_spi_begin();
 	if (!pr_store_fetch_record(id, pr_livemode, &rec))
 		pr_raise_missing("payment_record", id, "id");
 	result = pr_spi_return(pr_build_record(&rec));
