@@ -66,6 +66,7 @@ pr_currency_exponent(const char *code)
 	if (strlen(code) != 3)
 		return -1;
 	memcpy(key.code, code, 4);
+	key.exponent = 0;			/* not compared; set so the key is fully defined */
 	c = bsearch(&key, currencies, lengthof(currencies), sizeof(PrCurrency),
 				currency_cmp);
 	return c ? c->exponent : -1;
