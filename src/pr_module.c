@@ -14,6 +14,7 @@
 
 #include "pr_events.h"
 #include "pr_idempotency.h"
+#include "pr_insert.h"
 #include "pr_module.h"
 
 PG_MODULE_MAGIC;
@@ -55,4 +56,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("payment_records");
+
+	pr_insert_init();
 }

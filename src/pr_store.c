@@ -36,6 +36,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "pr_insert.h"
 #include "pr_store.h"
 #include "pr_triggers.h"
 
@@ -57,7 +58,6 @@
 
 typedef enum PrQuery
 {
-	Q_INSERT_PAYMENT,
 	Q_LOCK_RECORD,
 	Q_READ_STATE,
 	Q_FETCH_RECORD,
@@ -80,7 +80,6 @@ typedef enum PrQuery
 	Q_IDEM_GET,
 	Q_IDEM_PUT,
 	Q_IDEM_DELETE,
-	Q_EVENT_INSERT,
 	Q_COUNT
 } PrQuery;
 
@@ -92,19 +91,6 @@ typedef struct PrQueryDef
 } PrQueryDef;
 
 static const PrQueryDef query_defs[Q_COUNT] = {
-	[Q_INSERT_PAYMENT] = {
-		"WITH r AS (INSERT INTO " S "payment_record (id, livemode, created, currency, amount)"
-		" VALUES ($1, $2, $3, $4, $5) RETURNING seq)"
-		" INSERT INTO " S "payment_attempt_record (id, record_seq, attempt, created, status,"
-		" initiated_at, guaranteed_at, failed_at, customer_details, customer_presence,"
-		" description, metadata, payment_method_details, processor_details, shipping_details)"
-		" SELECT $6, r.seq, 1, $3, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM r"
-		" RETURNING record_seq",
-		17,
-		{TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTOID, INT8OID, TEXTOID, TEXTOID,
-			TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, TEXTOID, TEXTOID,
-		JSONBOID, JSONBOID, JSONBOID, JSONBOID}
-	},
 	[Q_LOCK_RECORD] = {
 		"SELECT seq, created, currency, amount FROM " S "payment_record"
 		" WHERE id" EQ "$1 AND livemode" EQ "$2 FOR NO KEY UPDATE",
@@ -236,11 +222,6 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	[Q_IDEM_DELETE] = {
 		"DELETE FROM " S "idempotency_key WHERE livemode" EQ "$1 AND key" EQ "$2",
 		2, {BOOLOID, TEXTOID}
-	},
-	[Q_EVENT_INSERT] = {
-		"INSERT INTO " S "event (type, livemode, object, created) VALUES ($1, $2, $3, $4)"
-		" RETURNING id",
-		4, {TEXTOID, BOOLOID, JSONBOID, TIMESTAMPTZOID}
 	},
 };
 
@@ -380,6 +361,21 @@ text_or_null(const char *s, char *nulls, int i)
 	return CStringGetTextDatum(s);
 }
 
+/* the same, for pr_insert_row's bool null flags */
+static Datum
+jsonb_or_null_b(Jsonb *j, bool *nulls, int i)
+{
+	nulls[i] = (j == NULL);
+	return j == NULL ? (Datum) 0 : JsonbPGetDatum(j);
+}
+
+static Datum
+text_or_null_b(const char *s, bool *nulls, int i)
+{
+	nulls[i] = (s == NULL);
+	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
+}
+
 /*
  * Bind the attempt columns both attempt inserts share, in statement order
  * (status, initiated_at, guaranteed_at, failed_at, customer_details,
@@ -405,28 +401,53 @@ bind_attempt(Datum *v, char *n, int first, PrAttempt *a, PrNewAttempt *na)
 }
 
 /*
- * Insert a record and its first attempt in one statement; fills rec->seq.
+ * Insert a record and its first attempt, without an SQL statement (see
+ * pr_insert.h); fills rec->seq.  The triggers and the foreign key check
+ * both rows when the batch ends.
  */
 void
 pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 {
-	Datum		v[17];
-	char		n[17];
+	Datum		v[PR_ATT_NATTS];
+	bool		n[PR_ATT_NATTS];
 	PrAttempt  *a = &rec->latest;
-	bool		isnull;
+	PrInsertBatch *b = pr_insert_begin();
 
-	memset(n, ' ', sizeof(n));
-	v[0] = CStringGetTextDatum(rec->id);
-	v[1] = BoolGetDatum(rec->livemode);
-	v[2] = TimestampTzGetDatum(rec->created);
-	v[3] = CStringGetTextDatum(rec->currency);
-	v[4] = Int64GetDatum(rec->amount);
-	v[5] = CStringGetTextDatum(a->id);
-	bind_attempt(v, n, 6, a, na);
+	rec->seq = pr_next_serial(PR_T_RECORD);
+	memset(n, 0, sizeof(n));
+	v[PR_REC_ID] = CStringGetTextDatum(rec->id);
+	v[PR_REC_LIVEMODE] = BoolGetDatum(rec->livemode);
+	v[PR_REC_CURRENCY] = CStringGetTextDatum(rec->currency);
+	v[PR_REC_SEQ] = Int64GetDatum(rec->seq);
+	v[PR_REC_CREATED] = TimestampTzGetDatum(rec->created);
+	v[PR_REC_AMOUNT] = Int64GetDatum(rec->amount);
+	pr_insert_row(b, PR_T_RECORD, v, n);
 
-	if (run(Q_INSERT_PAYMENT, v, n, false, SPI_OK_INSERT_RETURNING) != 1)
-		elog(ERROR, "payment record was not inserted");
-	rec->seq = DatumGetInt64(col(1, &isnull));
+	memset(n, 0, sizeof(n));
+	v[PR_ATT_RECORD_SEQ] = Int64GetDatum(rec->seq);
+	v[PR_ATT_CREATED] = TimestampTzGetDatum(a->created);
+	v[PR_ATT_INITIATED_AT] = TimestampTzGetDatum(na->initiated_at);
+	v[PR_ATT_GUARANTEED_AT] = TimestampTzGetDatum(na->guaranteed_at);
+	n[PR_ATT_GUARANTEED_AT] = !na->has_guaranteed_at;
+	v[PR_ATT_FAILED_AT] = TimestampTzGetDatum(na->failed_at);
+	n[PR_ATT_FAILED_AT] = !na->has_failed_at;
+	n[PR_ATT_CANCELED_AT] = true;
+	v[PR_ATT_CANCELED_AT] = (Datum) 0;
+	v[PR_ATT_ATTEMPT] = Int32GetDatum(a->attempt);
+	v[PR_ATT_ID] = CStringGetTextDatum(a->id);
+	v[PR_ATT_STATUS] = CStringGetTextDatum(a->status);
+	v[PR_ATT_CUSTOMER_PRESENCE] = text_or_null_b(a->customer_presence, n, PR_ATT_CUSTOMER_PRESENCE);
+	v[PR_ATT_DESCRIPTION] = text_or_null_b(a->description, n, PR_ATT_DESCRIPTION);
+	v[PR_ATT_CUSTOMER_DETAILS] = jsonb_or_null_b(a->customer_details, n, PR_ATT_CUSTOMER_DETAILS);
+	v[PR_ATT_METADATA] = jsonb_or_null_b(a->metadata, n, PR_ATT_METADATA);
+	v[PR_ATT_PAYMENT_METHOD_DETAILS] = jsonb_or_null_b(a->payment_method_details, n,
+													   PR_ATT_PAYMENT_METHOD_DETAILS);
+	v[PR_ATT_PROCESSOR_DETAILS] = jsonb_or_null_b(a->processor_details, n,
+												  PR_ATT_PROCESSOR_DETAILS);
+	v[PR_ATT_SHIPPING_DETAILS] = jsonb_or_null_b(a->shipping_details, n,
+												 PR_ATT_SHIPPING_DETAILS);
+	pr_insert_row(b, PR_T_ATTEMPT, v, n);
+	pr_insert_end(b);
 }
 
 /*
@@ -830,16 +851,19 @@ pr_store_idem_delete(bool livemode, const char *key)
 int64
 pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 {
-	Datum		v[4];
-	bool		isnull;
+	Datum		v[PR_EV_NATTS];
+	bool		n[PR_EV_NATTS] = {0};
+	PrInsertBatch *b = pr_insert_begin();
+	int64		id = pr_next_serial(PR_T_EVENT);
 
-	v[0] = CStringGetTextDatum(type);
-	v[1] = BoolGetDatum(livemode);
-	v[2] = JsonbPGetDatum(object);
-	v[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	if (run(Q_EVENT_INSERT, v, NULL, false, SPI_OK_INSERT_RETURNING) != 1)
-		elog(ERROR, "event was not stored");
-	return DatumGetInt64(col(1, &isnull));
+	v[PR_EV_ID] = Int64GetDatum(id);
+	v[PR_EV_TYPE] = CStringGetTextDatum(type);
+	v[PR_EV_LIVEMODE] = BoolGetDatum(livemode);
+	v[PR_EV_OBJECT] = JsonbPGetDatum(object);
+	v[PR_EV_CREATED] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	pr_insert_row(b, PR_T_EVENT, v, n);
+	pr_insert_end(b);
+	return id;
 }
 
 /*
@@ -853,10 +877,8 @@ pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 bool
 pr_store_reference_taken(bool livemode, const char *reference)
 {
-	Oid			nsp = get_namespace_oid("payment_records", false);
-	Relation	rel = table_open(get_relname_relid("refund", nsp), AccessShareLock);
-	Relation	idx = index_open(get_relname_relid("refund_reference_key", nsp),
-								 AccessShareLock);
+	Relation	rel = table_open(pr_relid("refund"), AccessShareLock);
+	Relation	idx = index_open(pr_relid("refund_reference_key"), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	ScanKeyData key[2];
 	bool		taken = false;
