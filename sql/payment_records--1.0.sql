@@ -26,6 +26,9 @@ $roles$;
 -- attempt's.  Refunds are an append-only chain per record carrying the
 -- running total, so the refunded amount is one index probe away.
 --
+-- Indexes: keys only ever grow (seq, serial ids, ids that begin with the
+-- clock, see pr_ids.c), so every insert lands on the last page and a full
+-- last page can be split packed (fillfactor 100) instead of 90% full.
 CREATE TABLE @extschema@.payment_record (
     -- columns ordered so that none needs alignment padding
     id          text COLLATE "C" NOT NULL,
@@ -34,14 +37,14 @@ CREATE TABLE @extschema@.payment_record (
     seq         bigserial NOT NULL,
     created     timestamptz NOT NULL,
     amount      bigint NOT NULL,
-    CONSTRAINT payment_record_pkey PRIMARY KEY (id),
-    CONSTRAINT payment_record_seq_key UNIQUE (seq)
+    CONSTRAINT payment_record_pkey PRIMARY KEY (id) WITH (fillfactor = 100),
+    CONSTRAINT payment_record_seq_key UNIQUE (seq) WITH (fillfactor = 100)
     -- amount > 0 and a supported currency are checked by record_check (C):
     -- a CHECK expression would be re-read from the catalog at every insert
 );
 -- newest first, by mode, for list_payment_records and its created filters
 CREATE INDEX payment_record_list_idx
-    ON @extschema@.payment_record (livemode, created, seq);
+    ON @extschema@.payment_record (livemode, created, seq) WITH (fillfactor = 100);
 
 CREATE TABLE @extschema@.payment_attempt_record (
     -- fixed-width columns first, widest first: no alignment padding
@@ -61,8 +64,9 @@ CREATE TABLE @extschema@.payment_attempt_record (
     payment_method_details  jsonb,
     processor_details       jsonb,
     shipping_details        jsonb,
-    CONSTRAINT payment_attempt_record_pkey PRIMARY KEY (id),
-    CONSTRAINT payment_attempt_record_attempt_key UNIQUE (record_seq, attempt),
+    CONSTRAINT payment_attempt_record_pkey PRIMARY KEY (id) WITH (fillfactor = 100),
+    CONSTRAINT payment_attempt_record_attempt_key UNIQUE (record_seq, attempt)
+        WITH (fillfactor = 100),
     CONSTRAINT payment_attempt_record_record_fkey FOREIGN KEY (record_seq)
         REFERENCES @extschema@.payment_record (seq)
 );
@@ -79,7 +83,7 @@ CREATE TABLE @extschema@.refund (
     livemode            boolean NOT NULL,
     refund_reference    text COLLATE "C",
     metadata            jsonb,
-    CONSTRAINT refund_pkey PRIMARY KEY (record_seq, refund_no),
+    CONSTRAINT refund_pkey PRIMARY KEY (record_seq, refund_no) WITH (fillfactor = 100),
     CONSTRAINT refund_record_fkey FOREIGN KEY (record_seq)
         REFERENCES @extschema@.payment_record (seq)
     -- amount > 0 and the running total are checked by refund_check (C)
@@ -111,7 +115,7 @@ CREATE TABLE @extschema@.event (
     livemode    boolean NOT NULL,
     object      jsonb NOT NULL,
     created     timestamptz NOT NULL,
-    CONSTRAINT event_pkey PRIMARY KEY (id)
+    CONSTRAINT event_pkey PRIMARY KEY (id) WITH (fillfactor = 100)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.payment_record', '');

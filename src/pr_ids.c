@@ -9,15 +9,16 @@
  * two forked backends.  Bytes are mapped to base62 by rejection (values
  * >= 248 are skipped) so every character is uniform.
  *
- * The first 8 of the 24 characters are the clock in milliseconds, base62
+ * The first 9 of the 24 characters are the clock in microseconds, base62
  * (fixed width, so ids sort by creation under the C collation, until the
- * year 8888); the other 16 are random, about 95 bits.  Why: the id is
- * the primary key, and random keys land on a random index page at every
- * insert -- a page to read, often one to split, and after each checkpoint
- * a full page image in the WAL.  Time-ordered keys all land on the last
- * page, like a serial's: inserts are cheaper, the WAL several times
- * smaller and index pages fuller.  The time an id reveals is the object's
- * own "created", already in every response.
+ * year 2398), kept strictly increasing within a backend; the other 15
+ * are random, about 89 bits.  Why: the id is the primary key, and random
+ * keys land on a random index page at every insert -- a page to read,
+ * often one to split, and after each checkpoint a full page image in the
+ * WAL.  Ids that grow land on the last page, like a serial's: inserts are
+ * cheaper, the WAL several times smaller and index pages fuller.  The
+ * time an id reveals is the object's own "created", already in every
+ * response.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -32,6 +33,7 @@
 static uint8 random_buf[PR_RANDOM_BUFSIZE];
 static int	random_pos = PR_RANDOM_BUFSIZE;
 static int	random_pid = 0;
+static uint64 last_id_us = 0;
 
 static const char base62[] =
 "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -56,16 +58,22 @@ pr_new_id(char *out, const char *prefix)
 {
 	int			plen = strlen(prefix);
 	int			i = 0;
-	/* milliseconds since 1970 (TimestampTz counts microseconds from 2000) */
-	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
-							   (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+	/* microseconds since 1970 (TimestampTz counts them from 2000) */
+	uint64		us = (uint64) (GetCurrentTimestamp() +
+							   (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+							   SECS_PER_DAY * USECS_PER_SEC);
+
+	/* two ids of one backend never share a prefix, nor go backwards */
+	if (us <= last_id_us)
+		us = last_id_us + 1;
+	last_id_us = us;
 
 	Assert(plen <= 4);
 	memcpy(out, prefix, plen);
 	for (i = PR_ID_TIME_CHARS - 1; i >= 0; i--)
 	{
-		out[plen + i] = base62[ms % 62];
-		ms /= 62;
+		out[plen + i] = base62[us % 62];
+		us /= 62;
 	}
 	i = PR_ID_TIME_CHARS;
 	while (i < PR_ID_CHARS)
