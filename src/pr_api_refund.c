@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "executor/spi.h"
 
 #include "pr_api.h"
@@ -33,9 +32,29 @@ raise_reference_used(const char *reference)
 			 "refund reference \"%s\" has already been used", reference);
 }
 
+/*
+ * Is the error being handled the unique violation of a refund reference?
+ * If so it is dropped, for the caller to raise the Stripe-shaped one.
+ */
+static bool
+reference_conflict(MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	ErrorData  *e = CopyErrorData();
+	bool		match;
+
+	MemoryContextSwitchTo(old);
+	match = e->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && e->constraint_name != NULL &&
+		strcmp(e->constraint_name, "refund_reference_key") == 0;
+	if (match)
+		FlushErrorState();
+	return match;
+}
+
 Datum
 payment_records_report_refund(PG_FUNCTION_ARGS)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *id = pr_arg_id(fcinfo, 0);
 	Jsonb	   *params = pr_arg_params(fcinfo, 1);
 	JsonbValue *tree;
@@ -94,17 +113,24 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Under READ COMMITTED, the insert's ON CONFLICT waits for a concurrent
-	 * holder of the reference and then sees its row.  Under REPEATABLE READ
-	 * or SERIALIZABLE it would fail with a serialization error instead
-	 * (the row is not in its snapshot), so there the reference is probed
-	 * first, waiting out an uncommitted holder, as a unique check does.
+	 * The reference is probed first, waiting out an uncommitted holder as a
+	 * unique check does; a holder that appears after the probe makes the
+	 * insert raise refund_reference_key's unique violation, turned here
+	 * into the same error.
 	 */
-	if (rf.reference != NULL && IsolationUsesXactSnapshot() &&
-		pr_store_reference_taken(rec.livemode, rf.reference))
+	if (rf.reference != NULL && pr_store_reference_taken(rec.livemode, rf.reference))
 		raise_reference_used(rf.reference);
-	if (!pr_store_insert_refund(&rec, &rf))
-		raise_reference_used(rf.reference);
+	PG_TRY();
+	{
+		pr_store_insert_refund(&rec, &rf);
+	}
+	PG_CATCH();
+	{
+		if (rf.reference != NULL && reference_conflict(cxt))
+			raise_reference_used(rf.reference);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	rec.refunded += rf.amount;
 	rec.refund_count++;
 

@@ -48,6 +48,10 @@ static const struct
 		"processor_details", "shipping_details"}},
 	[PR_T_EVENT] = {"event", "event_id_seq", PR_EV_NATTS,
 		(const char *const[]) {"id", "type", "livemode", "object", "created"}},
+	[PR_T_REFUND] = {"refund", NULL, PR_RF_NATTS,
+		(const char *const[]) {"record_seq", "amount", "refunded_total", "initiated_at",
+			"refunded_at", "created", "refund_no", "livemode", "refund_reference",
+		"metadata"}},
 };
 
 /* name -> OID, filled on first use */

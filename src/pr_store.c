@@ -61,7 +61,6 @@ typedef enum PrQuery
 	Q_LOCK_RECORD,
 	Q_READ_STATE,
 	Q_FETCH_RECORD,
-	Q_INSERT_REFUND,
 	Q_SET_ATTEMPT_METADATA,
 	Q_LOCK_RECORD_SEQ,
 	Q_LATEST_STATUS,
@@ -108,16 +107,6 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		" " REFUND_HEAD("r.seq")
 		" WHERE r.id" EQ "$1 AND r.livemode" EQ "$2",
 		2, {TEXTOID, BOOLOID}
-	},
-	[Q_INSERT_REFUND] = {
-		"INSERT INTO " S "refund (record_seq, refund_no, amount, refunded_total, livemode,"
-		" refund_reference, initiated_at, refunded_at, created, metadata)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-		" ON CONFLICT (livemode, refund_reference) WHERE refund_reference IS NOT NULL"
-		" DO NOTHING",
-		10,
-		{INT8OID, INT4OID, INT8OID, INT8OID, BOOLOID, TEXTOID, TIMESTAMPTZOID,
-		 TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID}
 	},
 	[Q_SET_ATTEMPT_METADATA] = {
 		"UPDATE " S "payment_attempt_record SET metadata = $2 WHERE id" EQ "$1",
@@ -521,38 +510,46 @@ pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
 }
 
 /*
- * Append a refund to a locked record's chain.  Returns false when the
- * refund reference is already taken (ON CONFLICT waits for a concurrent
- * holder of the same reference to finish, so the loser learns it here
- * rather than through a bare unique-violation).
+ * Append a refund to a locked record's chain.  The caller has probed the
+ * refund reference (pr_store_reference_taken); a session that takes it
+ * in between makes this raise the unique violation of
+ * refund_reference_key, as any INSERT would.
  */
-bool
+void
 pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 {
-	Datum		v[10];
-	char		n[10];
-	bool		inserted;
+	Datum		v[PR_RF_NATTS];
+	bool		n[PR_RF_NATTS] = {0};
+	PrInsertBatch *b;
 
-	memset(n, ' ', sizeof(n));
-	v[0] = Int64GetDatum(rec->seq);
-	v[1] = Int32GetDatum(rec->refund_count + 1);
-	v[2] = Int64GetDatum(rf->amount);
-	v[3] = Int64GetDatum(rec->refunded + rf->amount);
-	v[4] = BoolGetDatum(rec->livemode);
-	v[5] = text_or_null(rf->reference, n, 5);
-	v[6] = TimestampTzGetDatum(rf->initiated_at);
-	n[6] = rf->has_initiated_at ? ' ' : 'n';
-	v[7] = TimestampTzGetDatum(rf->refunded_at);
-	n[7] = rf->has_refunded_at ? ' ' : 'n';
-	v[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	v[9] = jsonb_or_null(rf->metadata, n, 9);
+	v[PR_RF_RECORD_SEQ] = Int64GetDatum(rec->seq);
+	v[PR_RF_AMOUNT] = Int64GetDatum(rf->amount);
+	v[PR_RF_REFUNDED_TOTAL] = Int64GetDatum(rec->refunded + rf->amount);
+	v[PR_RF_INITIATED_AT] = TimestampTzGetDatum(rf->initiated_at);
+	n[PR_RF_INITIATED_AT] = !rf->has_initiated_at;
+	v[PR_RF_REFUNDED_AT] = TimestampTzGetDatum(rf->refunded_at);
+	n[PR_RF_REFUNDED_AT] = !rf->has_refunded_at;
+	v[PR_RF_CREATED] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	v[PR_RF_REFUND_NO] = Int32GetDatum(rec->refund_count + 1);
+	v[PR_RF_LIVEMODE] = BoolGetDatum(rec->livemode);
+	v[PR_RF_REFUND_REFERENCE] = text_or_null_b(rf->reference, n, PR_RF_REFUND_REFERENCE);
+	v[PR_RF_METADATA] = jsonb_or_null_b(rf->metadata, n, PR_RF_METADATA);
 
 	/* the caller checked this row under the record's lock: tell the trigger */
 	pr_refund_verified(rec->seq, rec->refund_count + 1, rf->amount,
 					   rec->refunded + rf->amount, rec->livemode);
-	inserted = run(Q_INSERT_REFUND, v, n, false, SPI_OK_INSERT) == 1;
-	pr_refund_verified_clear();
-	return inserted;
+	PG_TRY();
+	{
+		b = pr_insert_begin();
+		pr_insert_row(b, PR_T_REFUND, v, n);
+		pr_insert_end(b);
+	}
+	PG_FINALLY();
+	{
+		/* never left for a later insert of the same values to find */
+		pr_refund_verified_clear();
+	}
+	PG_END_TRY();
 }
 
 void

@@ -71,7 +71,7 @@ extern void pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na);
 extern bool pr_store_lock_record(const char *id, bool livemode, PrRecord *rec);
 extern void pr_store_read_state(PrRecord *rec);
 extern bool pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec);
-extern bool pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
+extern void pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
 extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
 extern bool pr_store_reference_taken(bool livemode, const char *reference);
 
