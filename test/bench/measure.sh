@@ -23,8 +23,9 @@ tx_sizes=(5000 10000 20000)   # refunds on one record in one transaction
 clients_list=(1 16)
 syncs=(on off)
 # report_payment_nonotify: the same calls with payment_records.notify_events
-# = off, to show what NOTIFY's commit serialization costs
-tests=(floor_insert report_payment report_payment_nonotify refund_distinct refund_hot)
+# = off, to show what NOTIFY's commit serialization costs; same_rows: the
+# rows report_payment writes, by plain SQL, to show what the data costs
+tests=(floor_insert report_payment report_payment_nonotify same_rows refund_distinct refund_hot)
 ncpu=$(nproc)
 
 pay=$(tr -d '\n' < "$here/payment.json")
@@ -126,6 +127,12 @@ SELECT i, payment_records.report_payment(:'pay')->>'id' FROM generate_series(-3,
 VACUUM ANALYZE;
 EOF
 
+# a report_payment response: the event object same_rows writes
+resp=$(sql <<'EOF'
+SELECT payment_records.report_payment(:'pay');
+EOF
+)
+
 ########################################################################
 declare -A TPS P50 P99
 run_pgbench() {
@@ -140,6 +147,7 @@ run_pgbench() {
         report_payment) table=payment_records.payment_record ;;
         report_payment_nonotify) table=payment_records.payment_record; script=report_payment
             opts="-c payment_records.notify_events=off" ;;
+        same_rows) table=payment_records.payment_record ;;
         *) table=payment_records.refund ;;
     esac
     mkdir -p "$work/logs/$tag"
@@ -147,7 +155,7 @@ run_pgbench() {
     before=$(sql -c "SELECT count(*) FROM $table")
     log "pgbench $t, $c clients, synchronous_commit=$s, ${duration}s"
     if ! PGOPTIONS="-c synchronous_commit=$s $opts" pgbench -n -M prepared -c "$c" -j "$j" -T "$duration" \
-            -f "$here/$script.sql" -D pay="$pay" -D refund="$refund" -D ntargets=$nrec -D k=0 -D run="$tag" \
+            -f "$here/$script.sql" -D pay="$pay" -D refund="$refund" -D resp="$resp" -D ntargets=$nrec -D k=0 -D run="$tag" \
             -l --log-prefix="$work/logs/$tag/log" > "$out" 2>&1; then
         echo "pgbench $tag failed:" >&2
         tail -n 20 "$out" >&2
@@ -193,21 +201,24 @@ INSERT INTO bench_floor(body) SELECT :'pay'::jsonb FROM generate_series(1, :n);
 EOF
 )
 log "one statement: the same rows INSERT ... SELECT into the extension's tables"
-# records and first attempts written directly (as the owner), so indexes,
-# the foreign key and the constraint triggers all run: the physical cost
-# of the rows report_payment writes, without the function
+# records, first attempts and events written directly (as the owner), so
+# indexes, the foreign key and the constraint triggers all run: the
+# physical cost of the rows report_payment writes, without the function
 sql -c CHECKPOINT
-bulk_rows=$(timed -v n=$bulk_n <<'EOF'
+bulk_rows=$(timed -v n=$bulk_n -v resp="$resp" <<'EOF'
 WITH r AS (
   INSERT INTO payment_records.payment_record (id, livemode, created, currency, amount)
   SELECT 'pr_bulk' || lpad(i::text, 21, '0'), false, now(), 'usd', 1000
-  FROM generate_series(1, :n) i RETURNING id, seq)
-INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status,
-  initiated_at, customer_presence, description, payment_method_details)
-SELECT 'par_bulk' || substr(r.id, 8), r.seq, 1, now(), 'pending', to_timestamp(1730253453),
-  :'pay'::jsonb ->> 'customer_presence', :'pay'::jsonb ->> 'description',
-  :'pay'::jsonb -> 'payment_method_details'
-FROM r;
+  FROM generate_series(1, :n) i RETURNING id, seq),
+a AS (
+  INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status,
+    initiated_at, customer_presence, description, payment_method_details)
+  SELECT 'par_bulk' || substr(r.id, 8), r.seq, 1, now(), 'pending', to_timestamp(1730253453),
+    :'pay'::jsonb ->> 'customer_presence', :'pay'::jsonb ->> 'description',
+    :'pay'::jsonb -> 'payment_method_details'
+  FROM r)
+INSERT INTO payment_records.event (type, livemode, object, created)
+SELECT 'payment_record.reported', false, :'resp'::jsonb, now() FROM r;
 EOF
 )
 log "one statement: SELECT report_payment(...) FROM generate_series(1, $bulk_n)"
@@ -338,7 +349,7 @@ row "bytes_other_tables_per_record" "" "" "" "" "" "" "$other_bytes" B "-" "-"
     echo "| measurement | value | ratio | target | status |"
     echo "|---|---:|---:|---|---|"
     echo "| INSERT INTO bench_floor SELECT ... FROM generate_series(1, $bulk_n) | ${bulk_floor} s | 1.00 | - | - |"
-    echo "| the same rows (record + first attempt) INSERT ... SELECT into the extension's tables | ${bulk_rows} s | ${bulk_rows_ratio}x | - | - |"
+    echo "| the same rows (record, first attempt, event) INSERT ... SELECT into the extension's tables | ${bulk_rows} s | ${bulk_rows_ratio}x | - | - |"
     echo "| SELECT count(report_payment(...)) FROM generate_series(1, $bulk_n) | ${bulk_rp} s | ${bulk_ratio}x (${bulk_rp_rows_ratio}x the same rows) | <= 2.00x | $bulk_status |"
     for n in "${tx_sizes[@]}"; do
         if [ "$n" = "$last" ]; then tg="< 2 s, linear"; st=$tx_status; else tg=-; st=-; fi
