@@ -44,6 +44,13 @@ FROM payment_records.event e WHERE e.id > :before ORDER BY e.id;
 SELECT (SELECT object FROM payment_records.event ORDER BY id DESC LIMIT 1)
        = payment_records.retrieve_payment_record(:'id') AS same_object;
 
+-- objects are stored lz4-compressed (pr_store.c), smaller than the jsonb
+-- itself, and read back as the same document
+SELECT pg_column_compression(e.object) AS compression,
+       pg_column_size(e.object) < pg_column_size(e.object::text::jsonb) AS smaller,
+       e.object::text = payment_records.retrieve_payment_record(:'id')::text AS same_text
+FROM payment_records.event e ORDER BY e.id DESC LIMIT 1;
+
 -- an event is written in the write's transaction: rolled back together
 BEGIN;
 SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1},
