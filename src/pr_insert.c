@@ -17,12 +17,14 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -31,27 +33,41 @@
 
 #define PR_SCHEMA "payment_records"
 
-/* The directly written tables, their serial sequences and columns. */
+/* The directly written tables, their serial sequences, columns and types. */
+typedef struct PrColumn
+{
+	const char *name;
+	Oid			type;
+} PrColumn;
+
 static const struct
 {
 	const char *table;
 	const char *serial;			/* sequence of the serial column */
 	int			natts;
-	const char *const *atts;
+	const PrColumn *atts;
 }			tables[PR_T_COUNT] = {
 	[PR_T_RECORD] = {"payment_record", "payment_record_seq_seq", PR_REC_NATTS,
-		(const char *const[]) {"id", "livemode", "currency", "seq", "created", "amount"}},
+		(const PrColumn[]) {{"id", TEXTOID}, {"livemode", BOOLOID}, {"currency", TEXTOID},
+			{"seq", INT8OID}, {"created", TIMESTAMPTZOID}, {"amount", INT8OID}}},
 	[PR_T_ATTEMPT] = {"payment_attempt_record", NULL, PR_ATT_NATTS,
-		(const char *const[]) {"record_seq", "created", "initiated_at", "guaranteed_at",
-			"failed_at", "canceled_at", "attempt", "id", "status", "customer_presence",
-			"description", "customer_details", "metadata", "payment_method_details",
-		"processor_details", "shipping_details"}},
+		(const PrColumn[]) {{"record_seq", INT8OID}, {"created", TIMESTAMPTZOID},
+			{"initiated_at", TIMESTAMPTZOID}, {"guaranteed_at", TIMESTAMPTZOID},
+			{"failed_at", TIMESTAMPTZOID}, {"canceled_at", TIMESTAMPTZOID},
+			{"attempt", INT4OID}, {"id", TEXTOID}, {"status", TEXTOID},
+			{"customer_presence", TEXTOID}, {"description", TEXTOID},
+			{"customer_details", JSONBOID}, {"metadata", JSONBOID},
+			{"payment_method_details", JSONBOID}, {"processor_details", JSONBOID},
+		{"shipping_details", JSONBOID}}},
 	[PR_T_EVENT] = {"event", "event_id_seq", PR_EV_NATTS,
-		(const char *const[]) {"id", "type", "livemode", "object", "created"}},
+		(const PrColumn[]) {{"id", INT8OID}, {"type", TEXTOID}, {"livemode", BOOLOID},
+		{"object", JSONBOID}, {"created", TIMESTAMPTZOID}}},
 	[PR_T_REFUND] = {"refund", NULL, PR_RF_NATTS,
-		(const char *const[]) {"record_seq", "amount", "refunded_total", "initiated_at",
-			"refunded_at", "created", "refund_no", "livemode", "refund_reference",
-		"metadata"}},
+		(const PrColumn[]) {{"record_seq", INT8OID}, {"amount", INT8OID},
+			{"refunded_total", INT8OID}, {"initiated_at", TIMESTAMPTZOID},
+			{"refunded_at", TIMESTAMPTZOID}, {"created", TIMESTAMPTZOID},
+			{"refund_no", INT4OID}, {"livemode", BOOLOID}, {"refund_reference", TEXTOID},
+		{"metadata", JSONBOID}}},
 };
 
 /* name -> OID, filled on first use */
@@ -135,10 +151,15 @@ check_layout(PrTable t, Relation rel)
 		elog(ERROR, "table \"%s\" has %d columns, payment_records expects %d",
 			 tables[t].table, desc->natts, tables[t].natts);
 	for (i = 0; i < desc->natts; i++)
-		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), tables[t].atts[i]) != 0 ||
-			TupleDescAttr(desc, i)->attisdropped)
-			elog(ERROR, "column %d of table \"%s\" is not \"%s\"",
-				 i + 1, tables[t].table, tables[t].atts[i]);
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const PrColumn *want = &tables[t].atts[i];
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), want->name) != 0 ||
+			att->atttypid != want->type)
+			elog(ERROR, "column %d of table \"%s\" is not \"%s\" of type %s",
+				 i + 1, tables[t].table, want->name, format_type_be(want->type));
+	}
 	layout_checked[t] = true;
 }
 
