@@ -1,6 +1,9 @@
 /*-------------------------------------------------------------------------
  * pr_store.c
- *		Every SQL statement of payment_records, prepared once and kept.
+ *		Every read and write of payment_records' tables.
+ *
+ * Statements are prepared once and kept; the inserts of the write paths
+ * (records, attempts, refunds, events) skip SQL and go through pr_insert.
  *
  * Operators are written OPERATOR(pg_catalog.=): a kept plan is re-analyzed
  * under the search_path of whoever runs it next (a trigger fired by the
@@ -68,7 +71,6 @@ typedef enum PrQuery
 	Q_LATEST_STATUS,
 	Q_ATTEMPT_STATUS,
 	Q_REFUND_TOTAL,
-	Q_INSERT_ATTEMPT,
 	Q_SET_ATTEMPT_STATE,
 	Q_SET_ATTEMPT_INFO,
 	Q_FETCH_ATTEMPT,
@@ -132,16 +134,6 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	[Q_REFUND_TOTAL] = {
 		"SELECT refunded_total FROM " S "refund WHERE record_seq" EQ "$1 AND refund_no" EQ "$2",
 		2, {INT8OID, INT4OID}
-	},
-	[Q_INSERT_ATTEMPT] = {
-		"INSERT INTO " S "payment_attempt_record (id, record_seq, attempt, created, status,"
-		" initiated_at, guaranteed_at, failed_at, customer_details, customer_presence,"
-		" description, metadata, payment_method_details, processor_details, shipping_details)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-		15,
-		{TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
-			TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID,
-		JSONBOID, JSONBOID, JSONBOID}
 	},
 	[Q_SET_ATTEMPT_STATE] = {
 		"UPDATE " S "payment_attempt_record SET status = $2, guaranteed_at = $3,"
@@ -367,54 +359,14 @@ text_or_null_b(const char *s, bool *nulls, int i)
 	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
-/*
- * Bind the attempt columns both attempt inserts share, in statement order
- * (status, initiated_at, guaranteed_at, failed_at, customer_details,
- * customer_presence, description, metadata, payment_method_details,
- * processor_details, shipping_details), from v[first] on.
- */
+/* Insert rec->latest as attempt row of record rec->seq into a batch. */
 static void
-bind_attempt(Datum *v, char *n, int first, PrAttempt *a, PrNewAttempt *na)
-{
-	v[first] = CStringGetTextDatum(a->status);
-	v[first + 1] = TimestampTzGetDatum(na->initiated_at);
-	v[first + 2] = TimestampTzGetDatum(na->guaranteed_at);
-	n[first + 2] = na->has_guaranteed_at ? ' ' : 'n';
-	v[first + 3] = TimestampTzGetDatum(na->failed_at);
-	n[first + 3] = na->has_failed_at ? ' ' : 'n';
-	v[first + 4] = jsonb_or_null(a->customer_details, n, first + 4);
-	v[first + 5] = text_or_null(a->customer_presence, n, first + 5);
-	v[first + 6] = text_or_null(a->description, n, first + 6);
-	v[first + 7] = jsonb_or_null(a->metadata, n, first + 7);
-	v[first + 8] = jsonb_or_null(a->payment_method_details, n, first + 8);
-	v[first + 9] = jsonb_or_null(a->processor_details, n, first + 9);
-	v[first + 10] = jsonb_or_null(a->shipping_details, n, first + 10);
-}
-
-/*
- * Insert a record and its first attempt, without an SQL statement (see
- * pr_insert.h); fills rec->seq.  The triggers and the foreign key check
- * both rows when the batch ends.
- */
-void
-pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
+insert_attempt_row(PrInsertBatch *b, PrRecord *rec, PrNewAttempt *na)
 {
 	Datum		v[PR_ATT_NATTS];
-	bool		n[PR_ATT_NATTS];
+	bool		n[PR_ATT_NATTS] = {0};
 	PrAttempt  *a = &rec->latest;
-	PrInsertBatch *b = pr_insert_begin();
 
-	rec->seq = pr_next_serial(PR_T_RECORD);
-	memset(n, 0, sizeof(n));
-	v[PR_REC_ID] = CStringGetTextDatum(rec->id);
-	v[PR_REC_LIVEMODE] = BoolGetDatum(rec->livemode);
-	v[PR_REC_CURRENCY] = CStringGetTextDatum(rec->currency);
-	v[PR_REC_SEQ] = Int64GetDatum(rec->seq);
-	v[PR_REC_CREATED] = TimestampTzGetDatum(rec->created);
-	v[PR_REC_AMOUNT] = Int64GetDatum(rec->amount);
-	pr_insert_row(b, PR_T_RECORD, v, n);
-
-	memset(n, 0, sizeof(n));
 	v[PR_ATT_RECORD_SEQ] = Int64GetDatum(rec->seq);
 	v[PR_ATT_CREATED] = TimestampTzGetDatum(a->created);
 	v[PR_ATT_INITIATED_AT] = TimestampTzGetDatum(na->initiated_at);
@@ -422,8 +374,8 @@ pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 	n[PR_ATT_GUARANTEED_AT] = !na->has_guaranteed_at;
 	v[PR_ATT_FAILED_AT] = TimestampTzGetDatum(na->failed_at);
 	n[PR_ATT_FAILED_AT] = !na->has_failed_at;
-	n[PR_ATT_CANCELED_AT] = true;
 	v[PR_ATT_CANCELED_AT] = (Datum) 0;
+	n[PR_ATT_CANCELED_AT] = true;	/* a new attempt is never canceled */
 	v[PR_ATT_ATTEMPT] = Int32GetDatum(a->attempt);
 	v[PR_ATT_ID] = CStringGetTextDatum(a->id);
 	v[PR_ATT_STATUS] = CStringGetTextDatum(a->status);
@@ -438,6 +390,29 @@ pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 	v[PR_ATT_SHIPPING_DETAILS] = jsonb_or_null_b(a->shipping_details, n,
 												 PR_ATT_SHIPPING_DETAILS);
 	pr_insert_row(b, PR_T_ATTEMPT, v, n);
+}
+
+/*
+ * Insert a record and its first attempt, without an SQL statement (see
+ * pr_insert.h); fills rec->seq.  The triggers and the foreign key check
+ * both rows when the batch ends.
+ */
+void
+pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
+{
+	Datum		v[PR_REC_NATTS];
+	bool		n[PR_REC_NATTS] = {0};
+	PrInsertBatch *b = pr_insert_begin();
+
+	rec->seq = pr_next_serial(PR_T_RECORD);
+	v[PR_REC_ID] = CStringGetTextDatum(rec->id);
+	v[PR_REC_LIVEMODE] = BoolGetDatum(rec->livemode);
+	v[PR_REC_CURRENCY] = CStringGetTextDatum(rec->currency);
+	v[PR_REC_SEQ] = Int64GetDatum(rec->seq);
+	v[PR_REC_CREATED] = TimestampTzGetDatum(rec->created);
+	v[PR_REC_AMOUNT] = Int64GetDatum(rec->amount);
+	pr_insert_row(b, PR_T_RECORD, v, n);
+	insert_attempt_row(b, rec, na);
 	pr_insert_end(b);
 }
 
@@ -626,18 +601,10 @@ pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total)
 void
 pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na)
 {
-	Datum		v[15];
-	char		n[15];
-	PrAttempt  *a = &rec->latest;
+	PrInsertBatch *b = pr_insert_begin();
 
-	memset(n, ' ', sizeof(n));
-	v[0] = CStringGetTextDatum(a->id);
-	v[1] = Int64GetDatum(rec->seq);
-	v[2] = Int32GetDatum(a->attempt);
-	v[3] = TimestampTzGetDatum(a->created);
-	bind_attempt(v, n, 4, a, na);
-	if (run(Q_INSERT_ATTEMPT, v, n, false, SPI_OK_INSERT) != 1)
-		elog(ERROR, "payment attempt record was not inserted");
+	insert_attempt_row(b, rec, na);
+	pr_insert_end(b);
 }
 
 /*

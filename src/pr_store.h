@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * pr_store.h
- *		The store: every SQL statement payment_records runs, through SPI.
+ *		The store: every read and write of the extension's tables.
  *
- * Statements are prepared once per backend and kept (SPI_keepplan); values
- * are always $n parameters, never text pasted into SQL.  Callers must be
+ * SQL statements are prepared once per backend and kept (SPI_keepplan);
+ * values are always $n parameters, never text pasted into SQL.  Inserts
+ * of new rows go through pr_insert (no SQL at all).  Callers must be
  * inside SPI_connect()/SPI_finish().
  *-------------------------------------------------------------------------
  */
