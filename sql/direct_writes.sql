@@ -54,6 +54,19 @@ SELECT payment_records.report_payment(:'pay') ->> 'object' AS after_rollback;
 SELECT (SELECT count(*) FROM payment_records.payment_record) - :records_before AS records_written,
        (SELECT count(*) FROM payment_records.refund) - :refunds_before AS refunds_written;
 
+-- the foreign keys, whose checks the extension's own inserts skip (they
+-- write under the record's lock, see pr_insert.c), still hold for every
+-- other writer
+SELECT conrelid::regclass AS fk_table, conname
+FROM pg_constraint WHERE contype = 'f' AND connamespace = 'payment_records'::regnamespace
+ORDER BY 1;
+SELECT pg_temp.try($$INSERT INTO payment_records.payment_attempt_record
+    (id, record_seq, attempt, created, status, initiated_at)
+    VALUES ('par_orphan', -1, 1, now(), 'pending', now())$$) AS orphan_attempt;
+SELECT pg_temp.try($$INSERT INTO payment_records.refund
+    (record_seq, refund_no, amount, refunded_total, livemode, created)
+    VALUES (-1, 1, 1, 1, false, now())$$) AS orphan_refund;
+
 -- the extension dropped and created again in the same session: new OIDs
 DROP EXTENSION payment_records;
 SET client_min_messages = warning;
