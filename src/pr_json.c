@@ -209,10 +209,11 @@ pj_amount(PrJson *j, const char *key, const char *currency, int64 value)
 {
 	pj_key(j, key);
 	pj_begin_object(j);
-	pj_key(j, "currency");
-	pj_string(j, currency);
+	/* storage order (shorter key first): see pr_build.c */
 	pj_key(j, "value");
 	pj_int(j, value);
+	pj_key(j, "currency");
+	pj_string(j, currency);
 	pj_end_object(j);
 }
 
