@@ -34,21 +34,24 @@ raise_reference_used(const char *reference)
 
 /*
  * Is the error being handled the unique violation of a refund reference?
- * If so it is dropped, for the caller to raise the Stripe-shaped one.
+ * If so it is dropped, for the caller to raise the Stripe-shaped one, and
+ * cxt is left current: the handler may be running in ErrorContext, which
+ * dropping the error resets.
  */
 static bool
 reference_conflict(MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	ErrorData  *e = CopyErrorData();
-	bool		match;
 
-	MemoryContextSwitchTo(old);
-	match = e->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && e->constraint_name != NULL &&
-		strcmp(e->constraint_name, "refund_reference_key") == 0;
-	if (match)
+	if (e->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && e->constraint_name != NULL &&
+		strcmp(e->constraint_name, "refund_reference_key") == 0)
+	{
 		FlushErrorState();
-	return match;
+		return true;
+	}
+	MemoryContextSwitchTo(old);
+	return false;
 }
 
 Datum
