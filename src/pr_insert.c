@@ -202,16 +202,24 @@ skip_fk_checks(ResultRelInfo *rri)
 	td->numtriggers = kept;
 }
 
+/* Open one of the tables, checking its layout once per session. */
+Relation
+pr_table_open(PrTable t, LOCKMODE mode)
+{
+	Relation	rel = table_open(pr_relid(tables[t].table), mode);
+
+	if (!layout_checked[t])
+		check_layout(t, rel);
+	return rel;
+}
+
 /* Open a table for the batch, as ExecInitModifyTable would. */
 static void
 open_table(PrInsertBatch *b, PrTable t)
 {
-	Relation	rel = table_open(pr_relid(tables[t].table), RowExclusiveLock);
+	Relation	rel = pr_table_open(t, RowExclusiveLock);
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	AclResult	aclresult;
-
-	if (!layout_checked[t])
-		check_layout(t, rel);
 	/* the function owner's right to insert, as the executor checks it */
 	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)

@@ -20,6 +20,9 @@
 
 #include "postgres.h"
 
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
 /* the tables written directly */
 typedef enum PrTable
 {
@@ -66,6 +69,7 @@ typedef struct PrInsertBatch PrInsertBatch;
 extern void pr_insert_init(void);
 extern Oid	pr_relid(const char *name);
 extern int64 pr_next_serial(PrTable t);
+extern Relation pr_table_open(PrTable t, LOCKMODE mode);
 extern PrInsertBatch *pr_insert_begin(void);
 extern void pr_insert_row(PrInsertBatch *b, PrTable t, Datum *values, bool *isnull);
 extern void pr_insert_end(PrInsertBatch *b);

@@ -1,8 +1,10 @@
 --
--- Rows are written without an SQL statement (src/pr_insert.c), to tables
--- found by OID once per session.  The OIDs must be forgotten when the
--- tables change or are re-created, and a table whose columns are not the
--- ones the C code writes must be refused, never written positionally.
+-- Rows are written without an SQL statement (src/pr_insert.c), and the
+-- chain heads a write decides on are read by index scans (pr_store.c), in
+-- tables found by OID once per session.  The OIDs must be forgotten when
+-- the tables change or are re-created, a table whose columns are not the
+-- ones the C code writes must be refused, never written positionally, and
+-- the reads must not depend on what the planner thinks of the tables.
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
@@ -66,6 +68,36 @@ SELECT pg_temp.try($$INSERT INTO payment_records.payment_attempt_record
 SELECT pg_temp.try($$INSERT INTO payment_records.refund
     (record_seq, refund_no, amount, refunded_total, livemode, created)
     VALUES (-1, 1, 1, 1, false, now())$$) AS orphan_refund;
+
+-- Statistics from when the refunds table was nearly empty, then 300
+-- refunds on one record in one statement: every refund reads the chain
+-- head through the index, never by scanning the table (a kept SQL plan
+-- made for a tiny table scanned it whole, for every refund: quadratic).
+-- (ANALYZE updates the table sizes in place, so the rollback keeps them:
+-- the extension is created again below, for the tests after this one.)
+SELECT payment_records.report_payment(:'pay') ->> 'id' AS hot \gset
+SELECT pg_stat_force_next_flush();
+SELECT seq_scan AS refund_seq_before FROM pg_stat_user_tables
+WHERE relid = 'payment_records.refund'::regclass \gset
+SELECT seq_scan AS attempt_seq_before FROM pg_stat_user_tables
+WHERE relid = 'payment_records.payment_attempt_record'::regclass \gset
+BEGIN;
+ANALYZE payment_records.refund, payment_records.payment_attempt_record;
+SELECT reltuples < 10 AS statistics_say_tiny FROM pg_class
+WHERE oid = 'payment_records.refund'::regclass;
+SELECT count(*) AS refunds,
+       max((r -> 'amount_refunded' ->> 'value')::int) AS refunded
+FROM (SELECT payment_records.report_refund(:'hot',
+               '{"outcome": "refunded", "amount": {"currency": "usd", "value": 1},
+                 "processor_details": {"type": "custom"}}') AS r
+      FROM generate_series(1, 300)) AS calls;
+ROLLBACK;
+SELECT pg_stat_force_next_flush();
+SELECT (SELECT seq_scan FROM pg_stat_user_tables
+        WHERE relid = 'payment_records.refund'::regclass) - :refund_seq_before AS refund_seq_scans,
+       (SELECT seq_scan FROM pg_stat_user_tables
+        WHERE relid = 'payment_records.payment_attempt_record'::regclass) - :attempt_seq_before
+         AS attempt_seq_scans;
 
 -- the extension dropped and created again in the same session: new OIDs
 DROP EXTENSION payment_records;
