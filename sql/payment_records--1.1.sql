@@ -4,6 +4,31 @@
 \echo Use "CREATE EXTENSION payment_records" to load this file. \quit
 
 --
+-- Install only into a schema that this CREATE EXTENSION created: a schema
+-- that existed before belongs to someone who could later rename it,
+-- replace the extension's objects with look-alikes, and have its
+-- SECURITY DEFINER functions run them.  (The catalog row of a schema
+-- created in this transaction, or a subtransaction of it, has an xmin no
+-- older than the transaction's own.)
+--
+DO $guard$
+DECLARE
+    nsp pg_catalog.pg_namespace;
+BEGIN
+    SELECT n.* INTO nsp FROM pg_catalog.pg_namespace n
+        WHERE n.nspname OPERATOR(pg_catalog.=) 'payment_records';
+    IF pg_catalog.age(nsp.xmin) OPERATOR(pg_catalog.>) 0
+       OR nsp.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR nsp.nspacl IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "payment_records" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = 'payment_records installs only into a schema that CREATE EXTENSION creates itself: the owner of an existing schema could replace the extension''s objects with its own.',
+                  HINT = 'Drop or rename the existing schema "payment_records", then run CREATE EXTENSION payment_records again.';
+    END IF;
+END
+$guard$;
+
+--
 -- Roles.  Cluster-wide, so created only when missing (a second database
 -- installing the extension reuses them).  Writers may call every function;
 -- readers only the read functions and the tables' SELECT.
@@ -442,3 +467,147 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.request(text, text, jsonb, text)
     TO payment_records_reader, payment_records_writer;
 -- END grants for form_to_jsonb and request()
+
+-- ====================================================================
+-- Added in 1.1 (the same statements as payment_records--1.0--1.1.sql)
+-- ====================================================================
+
+--
+-- Live mode is bound to the caller (SPEC 5, 1.1): members of this role act
+-- in live mode, everyone else in test mode.  Whoever administers the role
+-- decides; a caller cannot change its own mode.
+--
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_live') THEN
+        CREATE ROLE payment_records_live NOLOGIN;
+    END IF;
+END
+$roles$;
+
+--
+-- Refund references of any length up to the contract's 5,000 characters:
+-- the unique index holds a SHA-256 digest of the reference (a B-tree
+-- entry must fit in a third of a page).
+--
+CREATE FUNCTION @extschema@.reference_digest(reference text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'payment_records_reference_digest'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+DROP INDEX @extschema@.refund_reference_key;
+CREATE UNIQUE INDEX refund_reference_key
+    ON @extschema@.refund (livemode, @extschema@.reference_digest(refund_reference))
+    WHERE refund_reference IS NOT NULL;
+
+--
+-- Every table the extension owns is guarded by triggers that check every
+-- row in full.
+--
+CREATE FUNCTION @extschema@.record_attempt_check() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'payment_records_record_attempt_check' LANGUAGE C;
+CREATE FUNCTION @extschema@.idempotency_key_check() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'payment_records_idempotency_key_check' LANGUAGE C;
+CREATE FUNCTION @extschema@.idempotency_key_record_check() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'payment_records_idempotency_key_record_check' LANGUAGE C;
+CREATE FUNCTION @extschema@.event_check() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'payment_records_event_check' LANGUAGE C;
+
+-- a record has its first attempt by the end of the transaction creating it
+CREATE CONSTRAINT TRIGGER record_attempt_check
+    AFTER INSERT ON @extschema@.payment_record
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.record_attempt_check();
+-- keys: written by the extension's functions only, immutable, deleted
+-- only when expired; a stored answer names a record that exists
+CREATE CONSTRAINT TRIGGER idempotency_key_check
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.idempotency_key
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_key_check();
+CREATE CONSTRAINT TRIGGER idempotency_key_record_check
+    AFTER INSERT ON @extschema@.idempotency_key
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_key_record_check();
+-- events: written by the extension's functions only, append-only
+CREATE CONSTRAINT TRIGGER event_check
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.event
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.event_check();
+CREATE TRIGGER idempotency_key_no_truncate BEFORE TRUNCATE ON @extschema@.idempotency_key
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_truncate();
+CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON @extschema@.event
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forbid_truncate();
+
+-- fire always: session_replication_role = replica silences no check, the
+-- foreign keys' included
+-- (by name: there is no ENABLE ALWAYS TRIGGER ALL; names are identifiers
+-- quoted by format('%I'), never values)
+DO $always$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT c.oid::pg_catalog.regclass AS rel, g.tgname
+             FROM pg_catalog.pg_trigger g
+             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) g.tgrelid
+             WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND c.relkind OPERATOR(pg_catalog.=) 'r'
+             ORDER BY 1, 2
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.rel, t.tgname);
+    END LOOP;
+END
+$always$;
+
+--
+-- DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED BY its owner)
+-- is refused while payment records exist, unless a superuser sets
+-- payment_records.allow_drop in the dropping transaction.
+--
+CREATE FUNCTION @extschema@.guard_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'payment_records_guard_drop' LANGUAGE C;
+CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION @extschema@.guard_drop();
+ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
+
+--
+-- Retention: the purge reads the retention as the module validated it.
+--
+CREATE FUNCTION @extschema@.idempotency_expiry() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'payment_records_idempotency_expiry'
+    LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION @extschema@.purge_idempotency_keys(batch_size integer DEFAULT 1000)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $purge$
+DECLARE
+    cutoff timestamptz := @extschema@.idempotency_expiry();
+    deleted bigint;
+    total bigint := 0;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        DELETE FROM @extschema@.idempotency_key k
+        WHERE k.ctid = ANY (ARRAY(
+            SELECT i.ctid FROM @extschema@.idempotency_key i
+            WHERE i.created OPERATOR(pg_catalog.<) cutoff
+            ORDER BY i.created LIMIT batch_size
+            FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        total := total + deleted;
+        EXIT WHEN deleted < batch_size;
+    END LOOP;
+    RETURN total;
+END
+$purge$;
+
+REVOKE ALL ON FUNCTION
+    @extschema@.reference_digest(text),
+    @extschema@.record_attempt_check(),
+    @extschema@.idempotency_key_check(),
+    @extschema@.idempotency_key_record_check(),
+    @extschema@.event_check(),
+    @extschema@.guard_drop(),
+    @extschema@.idempotency_expiry()
+    FROM PUBLIC;

@@ -96,7 +96,7 @@ pr_raise_missing(const char *kind, const char *id, const char *param)
 void
 pr_lock_record_for_write(const char *id, PrRecord *rec)
 {
-	if (!pr_store_lock_record(id, pr_livemode, rec))
+	if (!pr_store_lock_record(id, pr_caller_livemode(), rec))
 		pr_raise_missing("payment_record", id, "id");
 	pr_store_read_state(rec);
 }

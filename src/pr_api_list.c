@@ -77,7 +77,7 @@ payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS)
 	PrAttempt	a;
 
 	pr_spi_begin();
-	if (!pr_store_fetch_attempt(id, pr_livemode, &rec, &a))
+	if (!pr_store_fetch_attempt(id, pr_caller_livemode(), &rec, &a))
 		pr_raise_missing("payment_attempt_record", id, "id");
 	PG_RETURN_JSONB_P(pr_spi_return(pr_build_attempt(&rec, &a)));
 }
@@ -98,7 +98,7 @@ payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS)
 
 	read_page_params(tree, &page);
 	pr_spi_begin();
-	if (!pr_store_fetch_record(record_id, pr_livemode, &rec))
+	if (!pr_store_fetch_record(record_id, pr_caller_livemode(), &rec))
 		pr_raise_missing("payment_record", record_id, "payment_record");
 	if (page.starting_after &&
 		!pr_store_attempt_cursor(rec.seq, page.starting_after, &bound))
@@ -153,16 +153,16 @@ payment_records_list_payment_records(PG_FUNCTION_ARGS)
 
 	pr_spi_begin();
 	if (page.starting_after &&
-		!pr_store_record_cursor(page.starting_after, pr_livemode, &cur_created, &cur_seq))
+		!pr_store_record_cursor(page.starting_after, pr_caller_livemode(), &cur_created, &cur_seq))
 		pr_raise_missing("payment_record", page.starting_after, "starting_after");
 	if (page.ending_before)
 	{
-		if (!pr_store_record_cursor(page.ending_before, pr_livemode, &cur_created, &cur_seq))
+		if (!pr_store_record_cursor(page.ending_before, pr_caller_livemode(), &cur_created, &cur_seq))
 			pr_raise_missing("payment_record", page.ending_before, "ending_before");
 		asc = true;
 	}
 
-	n = pr_store_list_records(pr_livemode, asc, lo, hi, cur_created, cur_seq,
+	n = pr_store_list_records(pr_caller_livemode(), asc, lo, hi, cur_created, cur_seq,
 							  page.limit + 1, &rows);
 	pj_init(&j);
 	begin_list(&j);

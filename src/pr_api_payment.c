@@ -103,7 +103,7 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	memset(&na, 0, sizeof(na));
 	pr_new_id(rec.id, "pr_");
 	pr_new_id(rec.latest.id, "par_");
-	rec.livemode = pr_livemode;
+	rec.livemode = pr_caller_livemode();
 	rec.created = GetCurrentTransactionStartTimestamp();
 	amount = pr_field(tree, "amount_requested");
 	strlcpy(rec.currency, pr_field_string(amount, "currency"), sizeof(rec.currency));
@@ -139,7 +139,7 @@ payment_records_retrieve_payment_record(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 
 	pr_spi_begin();
-	if (!pr_store_fetch_record(id, pr_livemode, &rec))
+	if (!pr_store_fetch_record(id, pr_caller_livemode(), &rec))
 		pr_raise_missing("payment_record", id, "id");
 	result = pr_spi_return(pr_build_record(&rec));
 	PG_RETURN_JSONB_P(result);

@@ -116,13 +116,11 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * The reference is probed first, waiting out an uncommitted holder as a
-	 * unique check does; a holder that appears after the probe makes the
-	 * insert raise refund_reference_key's unique violation, turned here
-	 * into the same error.
+	 * A reference already used makes the insert raise the unique violation
+	 * of refund_reference_key (its unique check waits out a transaction
+	 * still inserting the same reference, at every isolation level), which
+	 * is turned here into the Stripe-shaped error.
 	 */
-	if (rf.reference != NULL && pr_store_reference_taken(rec.livemode, rf.reference))
-		raise_reference_used(rf.reference);
 	PG_TRY();
 	{
 		pr_store_insert_refund(&rec, &rf);

@@ -86,7 +86,8 @@ PG_FUNCTION_INFO_V1(payment_records_to_major);
 /*
  * to_major(amount bigint, currency text) -> numeric: an amount in minor
  * units as major units with the currency's exponent as scale (1050 usd ->
- * 10.50, 1050 jpy -> 1050, 1050 kwd -> 1.050), exact, for reports.
+ * 10.50, 1050 jpy -> 1050, 1050 kwd -> 1.050), exact, for reports, for
+ * every bigint (negative ones too: reports subtract).
  */
 Datum
 payment_records_to_major(PG_FUNCTION_ARGS)
@@ -102,7 +103,9 @@ payment_records_to_major(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported currency \"%s\"", code)));
-	snprintf(digits, sizeof(digits), INT64_FORMAT, amount < 0 ? -amount : amount);
+	/* the magnitude as unsigned: -amount would overflow for INT64_MIN */
+	snprintf(digits, sizeof(digits), UINT64_FORMAT,
+			 amount < 0 ? (uint64) 0 - (uint64) amount : (uint64) amount);
 	len = strlen(digits);
 	if (exponent == 0)
 		snprintf(buf, sizeof(buf), "%s%s", amount < 0 ? "-" : "", digits);

@@ -11,11 +11,12 @@
  * and, as NOTIFY does, is delivered only after commit and in commit order,
  * so a listener never hears of a write it cannot read.
  *
- * NOTIFY has a price: PostgreSQL takes a database-wide lock in the commit
- * of every notifying transaction and holds it through the commit's WAL
- * flush, so notifying writers commit one at a time.  Writers that need
- * the throughput can SET payment_records.notify_events = off; the event
- * row is written all the same and followers read the table.
+ * NOTIFY is off by default (payment_records.notify_events): PostgreSQL
+ * takes a database-wide lock in the commit of every notifying
+ * transaction and holds it through the commit's WAL flush, so notifying
+ * writers commit one at a time, and a transaction that has notified
+ * cannot be prepared (two-phase commit).  The event row is written all
+ * the same and followers read the table.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,9 +24,9 @@
 #include "commands/async.h"
 
 #include "pr_events.h"
+#include "pr_module.h"
 #include "pr_store.h"
 
-bool		pr_notify_events = true;
 
 void
 pr_event_emit(const char *type, bool livemode, Jsonb *object)

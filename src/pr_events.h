@@ -10,8 +10,7 @@
 
 #define PR_EVENT_CHANNEL "payment_records_events"
 
-/* payment_records.notify_events (default on) */
-extern bool pr_notify_events;
+
 
 /* Inside SPI: append an event of type with object, and queue the NOTIFY. */
 extern void pr_event_emit(const char *type, bool livemode, Jsonb *object);

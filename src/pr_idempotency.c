@@ -32,7 +32,6 @@
 #include "pr_module.h"
 #include "pr_store.h"
 
-int			pr_idempotency_retention = 24 * 60 * 60;
 
 static void
 hash_request(PrIdem *idem, const char *id, Jsonb *params)
@@ -89,7 +88,7 @@ pr_idem_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
 	if (key == NULL)
 		return NULL;
 	idem->active = true;
-	idem->livemode = pr_livemode;
+	idem->livemode = pr_caller_livemode();
 	idem->key = pstrdup(key);
 	idem->endpoint = endpoint;
 	hash_request(idem, id, params);
@@ -150,7 +149,7 @@ pr_idem_store_error(const char *endpoint, const char *id, Jsonb *params,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	memset(&idem, 0, sizeof(idem));
-	idem.livemode = pr_livemode;
+	idem.livemode = pr_caller_livemode();
 	idem.key = pstrdup(key);
 	idem.endpoint = endpoint;
 	hash_request(&idem, id, params);
@@ -179,4 +178,21 @@ pr_idem_store_error(const char *endpoint, const char *id, Jsonb *params,
 	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+PG_FUNCTION_INFO_V1(payment_records_idempotency_expiry);
+
+/*
+ * idempotency_expiry() -> timestamptz: keys created before this have
+ * expired (now minus payment_records.idempotency_retention).  The purge
+ * reads the retention here, as this module validated it, never as text
+ * from current_setting(), which would take a placeholder set before the
+ * module was loaded.
+ */
+Datum
+payment_records_idempotency_expiry(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	PG_RETURN_TIMESTAMPTZ(now - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC);
 }

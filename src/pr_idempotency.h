@@ -19,8 +19,6 @@ typedef struct PrIdem
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];	/* of endpoint, id, params */
 } PrIdem;
 
-/* payment_records.idempotency_retention, in seconds (>= 24 h) */
-extern int	pr_idempotency_retention;
 
 /*
  * Inside SPI, after validation: claim the key for this transaction (or

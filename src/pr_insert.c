@@ -2,14 +2,16 @@
  * pr_insert.c
  *		Row inserts without an SQL statement (see pr_insert.h).
  *
- * A batch is one EState, like one INSERT statement's: rows inserted into
- * it queue their AFTER ROW triggers (record_check, attempt_check, the
- * foreign keys), and pr_insert_end fires them, as the end of a statement
- * does.  An error anywhere aborts the (sub)transaction, which releases
- * what the batch opened, as it would for a statement.
- *
- * Relation OIDs are looked up once per backend and forgotten whenever the
- * relcache invalidates any of them (DROP EXTENSION, for one).
+ * A batch is one EState, like one INSERT statement's, modelled on logical
+ * replication's apply worker (create_edata_for_relation): a range table
+ * of the extension's tables, each opened on first use with its privilege
+ * and row-level security checked and its BEFORE STATEMENT triggers fired;
+ * rows inserted into it queue their AFTER ROW triggers (record_check,
+ * attempt_check, refund_check, the foreign keys: none is skipped), and
+ * pr_insert_end fires the AFTER STATEMENT and then all queued triggers,
+ * as the end of a statement does.  An error anywhere aborts the
+ * (sub)transaction, which releases what the batch opened, as it would
+ * for a statement.  Relations are found by OID (pr_catalog.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,13 +27,13 @@
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 
+#include "pr_catalog.h"
+#include "pr_compat.h"
 #include "pr_insert.h"
-
-#define PR_SCHEMA "payment_records"
 
 /* The directly written tables, their serial sequences, columns and types. */
 typedef struct PrColumn
@@ -70,15 +72,8 @@ static const struct
 		{"metadata", JSONBOID}}},
 };
 
-/* name -> OID, filled on first use */
-#define PR_RELID_CACHE 16
-static struct
-{
-	const char *name;			/* a string constant of the caller's */
-	Oid			oid;
-}			relids[PR_RELID_CACHE];
-static int	n_relids = 0;
-static bool layout_checked[PR_T_COUNT];
+/* catalog generation (pr_catalog.c) at which each layout was checked */
+static uint64 layout_checked[PR_T_COUNT];
 
 struct PrInsertBatch
 {
@@ -86,51 +81,6 @@ struct PrInsertBatch
 	ResultRelInfo *rri[PR_T_COUNT];
 	TupleTableSlot *slot[PR_T_COUNT];
 };
-
-static void
-forget_relids(Datum arg, Oid relid)
-{
-	int			i;
-
-	for (i = 0; i < n_relids; i++)
-		if (relid == InvalidOid || relids[i].oid == relid)
-		{
-			n_relids = 0;
-			memset(layout_checked, 0, sizeof(layout_checked));
-			return;
-		}
-}
-
-void
-pr_insert_init(void)
-{
-	CacheRegisterRelcacheCallback(forget_relids, (Datum) 0);
-}
-
-/* The OID of one of the extension's relations, by name. */
-Oid
-pr_relid(const char *name)
-{
-	int			i;
-	Oid			oid;
-
-	for (i = 0; i < n_relids; i++)
-		if (relids[i].name == name || strcmp(relids[i].name, name) == 0)
-			return relids[i].oid;
-	oid = get_relname_relid(name, get_namespace_oid(PR_SCHEMA, false));
-	if (!OidIsValid(oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s.%s\" does not exist", PR_SCHEMA, name),
-				 errhint("Is the payment_records extension installed?")));
-	if (n_relids < PR_RELID_CACHE)
-	{
-		relids[n_relids].name = name;
-		relids[n_relids].oid = oid;
-		n_relids++;
-	}
-	return oid;
-}
 
 /* nextval() of a table's serial column, with nextval's permission check. */
 int64
@@ -160,46 +110,37 @@ check_layout(PrTable t, Relation rel)
 			elog(ERROR, "column %d of table \"%s\" is not \"%s\" of type %s",
 				 i + 1, tables[t].table, want->name, format_type_be(want->type));
 	}
-	layout_checked[t] = true;
+	layout_checked[t] = pr_catalog_generation();
 }
 
+/*
+ * Start a batch: an executor state with a range table holding every
+ * table of the extension, each needing INSERT (range table index t + 1),
+ * and an AFTER trigger query level, as ExecutorStart gives an INSERT.
+ */
 PrInsertBatch *
 pr_insert_begin(void)
 {
 	PrInsertBatch *b = palloc0(sizeof(PrInsertBatch));
+	List	   *rtable = NIL;
+	int			t;
 
 	b->estate = CreateExecutorState();
+	for (t = 0; t < PR_T_COUNT; t++)
+	{
+		RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+		rte->rtekind = RTE_RELATION;
+		rte->relid = pr_relid(tables[t].table);
+		rte->relkind = RELKIND_RELATION;
+		rte->rellockmode = RowExclusiveLock;
+		rte->inh = false;
+		rtable = lappend(rtable, rte);
+	}
+	pr_init_insert_range_table(b->estate, rtable);
 	b->estate->es_output_cid = GetCurrentCommandId(true);
 	AfterTriggerBeginQuery();
 	return b;
-}
-
-/*
- * The batch's rows skip the foreign-key check triggers, and only those.
- * Every row written here references a record that exists and cannot go
- * away: a first attempt's record is inserted in the same batch; later
- * attempts and refunds are written under the record's row lock (FOR NO
- * KEY UPDATE, stronger than the FOR KEY SHARE the check would take); and
- * records are never deleted (record_check).  The check would prove that
- * again with an SQL query per row -- a sixth of report_payment's CPU.
- * PostgreSQL skips such checks itself where it can tell they hold
- * (RI_FKey_fk_upd_check_required), and logical replication skips them
- * altogether.  The constraints stay, checked for every other writer; the
- * extension's own constraint triggers still run on these rows.
- */
-static void
-skip_fk_checks(ResultRelInfo *rri)
-{
-	TriggerDesc *td = rri->ri_TrigDesc;
-	int			i,
-				kept = 0;
-
-	if (td == NULL)
-		return;
-	for (i = 0; i < td->numtriggers; i++)
-		if (RI_FKey_trigger_type(td->triggers[i].tgfoid) != RI_TRIGGER_FK)
-			td->triggers[kept++] = td->triggers[i];
-	td->numtriggers = kept;
 }
 
 /* Open one of the tables, checking its layout once per session. */
@@ -208,25 +149,55 @@ pr_table_open(PrTable t, LOCKMODE mode)
 {
 	Relation	rel = table_open(pr_relid(tables[t].table), mode);
 
-	if (!layout_checked[t])
+	if (layout_checked[t] != pr_catalog_generation())
 		check_layout(t, rel);
 	return rel;
 }
 
-/* Open a table for the batch, as ExecInitModifyTable would. */
+/*
+ * The checks an INSERT statement's executor makes on its target, as
+ * logical replication's apply worker makes them (TargetPrivilegesCheck):
+ * the current user (the API functions' owner) needs INSERT on the table,
+ * and a table with row-level security enabled for that user is refused,
+ * since no policy is evaluated here.  Statement triggers with transition
+ * tables would need the rows captured, which this path does not do, so a
+ * table that has them is refused too.
+ */
+static void
+check_target(ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	Oid			relid = RelationGetRelid(rel);
+	AclResult	aclresult;
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("payment_records cannot write to table \"%s\" while row-level security is enabled on it",
+						RelationGetRelationName(rel)),
+				 errhint("Disable row-level security on the extension's tables.")));
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_insert_new_table)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("payment_records cannot write to table \"%s\": it has a trigger with a transition table",
+						RelationGetRelationName(rel))));
+}
+
+/*
+ * Open a table for the batch, as ExecInitModifyTable would, and fire its
+ * BEFORE STATEMENT triggers (once per batch, as one INSERT statement).
+ */
 static void
 open_table(PrInsertBatch *b, PrTable t)
 {
 	Relation	rel = pr_table_open(t, RowExclusiveLock);
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	AclResult	aclresult;
-	/* the function owner's right to insert, as the executor checks it */
-	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
 
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
-	skip_fk_checks(rri);		/* a private copy of the relation's triggers */
+	InitResultRelInfo(rri, rel, t + 1, NULL, 0);
+	check_target(rri);
 	ExecOpenIndices(rri, false);
 	/* where AfterTriggerEndQuery looks for the relation of each event */
 	b->estate->es_opened_result_relations =
@@ -234,6 +205,7 @@ open_table(PrInsertBatch *b, PrTable t)
 	b->rri[t] = rri;
 	b->slot[t] = ExecInitExtraTupleSlot(b->estate, RelationGetDescr(rel),
 										table_slot_callbacks(rel));
+	ExecBSInsertTriggers(b->estate, rri);
 }
 
 /*
@@ -257,12 +229,18 @@ pr_insert_row(PrInsertBatch *b, PrTable t, Datum *values, bool *isnull)
 	ExecSimpleRelationInsert(b->rri[t], b->estate, slot);
 }
 
-/* Fire the queued AFTER triggers and release the batch. */
+/*
+ * End the batch as an INSERT statement ends: queue the AFTER STATEMENT
+ * triggers, fire every queued AFTER trigger, release what was opened.
+ */
 void
 pr_insert_end(PrInsertBatch *b)
 {
 	int			t;
 
+	for (t = 0; t < PR_T_COUNT; t++)
+		if (b->rri[t] != NULL)
+			ExecASInsertTriggers(b->estate, b->rri[t], NULL);
 	AfterTriggerEndQuery(b->estate);
 	for (t = 0; t < PR_T_COUNT; t++)
 		if (b->rri[t] != NULL)

@@ -5,10 +5,11 @@
  * An INSERT through SPI pays for a whole executor start and end per call.
  * These write the row the way the executor's own ModifyTable does (and as
  * logical replication's apply does, through ExecSimpleRelationInsert): the
- * heap tuple, every index entry with its unique check, and the AFTER ROW
- * triggers, queued and fired when the batch ends, so the constraint
+ * heap tuple, every index entry with its unique check, the BEFORE and
+ * AFTER ROW triggers and the statement triggers, so the constraint
  * triggers and foreign keys check these rows exactly as they check any
- * INSERT.
+ * INSERT.  Like the apply worker, it works on a real range table, checks
+ * the INSERT privilege, and refuses tables with row-level security.
  *
  * Values are in the table's column order (the PR_*_ATT numbers below),
  * which the install script defines; the first open in each backend checks
@@ -17,8 +18,6 @@
  */
 #ifndef PR_INSERT_H
 #define PR_INSERT_H
-
-#include "postgres.h"
 
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
@@ -66,8 +65,6 @@ enum
 
 typedef struct PrInsertBatch PrInsertBatch;
 
-extern void pr_insert_init(void);
-extern Oid	pr_relid(const char *name);
 extern int64 pr_next_serial(PrTable t);
 extern Relation pr_table_open(PrTable t, LOCKMODE mode);
 extern PrInsertBatch *pr_insert_begin(void);

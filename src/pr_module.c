@@ -1,45 +1,42 @@
 /*-------------------------------------------------------------------------
  * pr_module.c
- *		Module entry point and settings.
+ *		Module entry point, every setting, and the caller's mode.
  *
  * No setting may weaken an invariant: the refund limit, reference
  * uniqueness and the state machine are enforced by triggers whatever
- * these say.
+ * these say.  Settings are read only through the C variables below,
+ * which PostgreSQL has validated when this module was loaded (a value
+ * set as a placeholder before the load, by a role without the right to
+ * set it, is discarded then), never through current_setting().
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 
-#include "pr_events.h"
-#include "pr_idempotency.h"
-#include "pr_insert.h"
+#include "pr_catalog.h"
 #include "pr_module.h"
 
 PG_MODULE_MAGIC;
 
-bool		pr_livemode = false;
+bool		pr_notify_events = false;
+int			pr_idempotency_retention = 24 * 60 * 60;
+bool		pr_allow_drop = false;
 
 void		_PG_init(void);
 
+/* Define the settings and register the catalog cache callbacks. */
 void
 _PG_init(void)
 {
-	DefineCustomBoolVariable("payment_records.livemode",
-							 "Whether new payment records are live-mode objects.",
-							 "Objects of the other mode are invisible to the API.",
-							 &pr_livemode,
-							 false,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-
 	DefineCustomBoolVariable("payment_records.notify_events",
 							 "Whether each write sends NOTIFY payment_records_events.",
-							 "Events are always written; NOTIFY makes PostgreSQL commit notifying transactions one at a time, so writers that need throughput may turn it off and followers read the event table instead.",
+							 "Events are always written.  NOTIFY makes PostgreSQL commit notifying transactions one at a time, and a transaction that has notified cannot be prepared (two-phase commit).",
 							 &pr_notify_events,
-							 true,
+							 false,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
@@ -55,7 +52,31 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("payment_records.allow_drop",
+							 "Allow DROP EXTENSION payment_records while it holds payment records.",
+							 "Dropping the extension deletes every payment; set it (SET LOCAL) in the transaction that means to.",
+							 &pr_allow_drop,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("payment_records");
 
-	pr_insert_init();
+	pr_catalog_init();
+}
+
+/*
+ * The caller's mode: live if the role the session acts as (SET ROLE
+ * included, SECURITY DEFINER switches excluded) is a member of
+ * payment_records_live, which only its administrators can grant;
+ * superusers are not members by virtue of being superusers.  Test mode
+ * otherwise, and when the role does not exist.
+ */
+bool
+pr_caller_livemode(void)
+{
+	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
+
+	return OidIsValid(live) && is_member_of_role_nosuper(GetOuterUserId(), live);
 }

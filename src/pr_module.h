@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * pr_module.h
- *		Settings of payment_records (defined in pr_module.c).
+ *		Settings of payment_records and the caller's mode (pr_module.c).
  *-------------------------------------------------------------------------
  */
 #ifndef PR_MODULE_H
@@ -8,8 +8,20 @@
 
 #include "datatype/timestamp.h"
 
-/* payment_records.livemode: which mode new objects belong to and are seen */
-extern bool pr_livemode;
+/* the role whose members act in live mode */
+#define PR_LIVE_ROLE "payment_records_live"
+
+/* payment_records.notify_events: NOTIFY on every write (default off) */
+extern bool pr_notify_events;
+
+/* payment_records.idempotency_retention, in seconds (>= 24 h) */
+extern int	pr_idempotency_retention;
+
+/* payment_records.allow_drop: DROP EXTENSION allowed with data in it */
+extern bool pr_allow_drop;
+
+/* The caller's mode: true for live (see pr_module.c). */
+extern bool pr_caller_livemode(void);
 
 /* unix seconds <-> timestamptz */
 #define PR_UNIX_EPOCH_OFFSET \

@@ -39,6 +39,7 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
+#include "pr_catalog.h"
 #include "pr_errors.h"
 #include "pr_form.h"
 #include "pr_idempotency.h"
@@ -50,7 +51,6 @@
 PG_FUNCTION_INFO_V1(payment_records_request);
 
 /* the schema of the API functions (the control file pins it) */
-#define PR_SCHEMA_NAME		"payment_records"
 
 /* longest Stripe error code taken from an error's detail */
 #define PR_MAX_CODE_LEN		64
@@ -204,8 +204,9 @@ PrRouteArgTypes(const PrRoute *r, Oid *argtypes)
 }
 
 /*
- * The OID of route i's function, by schema, name and argument types, from
- * the per-backend cache.  A missing function (a broken installation) is
+ * The OID of route i's function, by name and argument types in the
+ * extension's own schema, checked to be a member of the extension
+ * (pr_catalog.c), from the per-backend cache.  A missing function (a broken installation) is
  * the usual "function does not exist" error.
  */
 static Oid
@@ -225,11 +226,8 @@ PrRouteFunction(int i)
 	{
 		Oid			argtypes[3];
 		int			nargs = PrRouteArgTypes(&pr_routes[i], argtypes);
-		List	   *name;
 
-		name = list_make2(makeString(pstrdup(PR_SCHEMA_NAME)),
-						  makeString(pstrdup(pr_routes[i].function)));
-		pr_route_oids[i] = LookupFuncName(name, nargs, argtypes, false);
+		pr_route_oids[i] = pr_funcid(pr_routes[i].function, nargs, argtypes);
 	}
 	return pr_route_oids[i];
 }

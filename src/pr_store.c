@@ -26,6 +26,7 @@
 #include "access/tableam.h"
 #include "access/toast_compression.h"
 #include "access/xact.h"
+#include "common/int.h"
 #include "access/toast_internals.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
@@ -42,9 +43,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "pr_catalog.h"
 #include "pr_insert.h"
 #include "pr_store.h"
-#include "pr_triggers.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
 #define S "payment_records."
@@ -68,9 +69,6 @@ typedef enum PrQuery
 	Q_FETCH_RECORD,
 	Q_SET_ATTEMPT_METADATA,
 	Q_LOCK_RECORD_SEQ,
-	Q_LATEST_STATUS,
-	Q_ATTEMPT_STATUS,
-	Q_REFUND_TOTAL,
 	Q_SET_ATTEMPT_STATE,
 	Q_SET_ATTEMPT_INFO,
 	Q_FETCH_ATTEMPT,
@@ -83,6 +81,7 @@ typedef enum PrQuery
 	Q_IDEM_GET,
 	Q_IDEM_PUT,
 	Q_IDEM_DELETE,
+	Q_HAS_RECORDS,
 	Q_COUNT
 } PrQuery;
 
@@ -112,23 +111,9 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		2, {TEXTOID, JSONBOID}
 	},
 	[Q_LOCK_RECORD_SEQ] = {
-		"SELECT amount, livemode FROM " S "payment_record WHERE seq" EQ "$1"
+		"SELECT amount, livemode, currency FROM " S "payment_record WHERE seq" EQ "$1"
 		" FOR NO KEY UPDATE",
 		1, {INT8OID}
-	},
-	[Q_LATEST_STATUS] = {
-		"SELECT status, attempt FROM " S "payment_attempt_record WHERE record_seq" EQ "$1"
-		" ORDER BY attempt DESC LIMIT 1",
-		1, {INT8OID}
-	},
-	[Q_ATTEMPT_STATUS] = {
-		"SELECT status FROM " S "payment_attempt_record"
-		" WHERE record_seq" EQ "$1 AND attempt" EQ "$2",
-		2, {INT8OID, INT4OID}
-	},
-	[Q_REFUND_TOTAL] = {
-		"SELECT refunded_total FROM " S "refund WHERE record_seq" EQ "$1 AND refund_no" EQ "$2",
-		2, {INT8OID, INT4OID}
 	},
 	[Q_SET_ATTEMPT_STATE] = {
 		"UPDATE " S "payment_attempt_record SET status = $2, guaranteed_at = $3,"
@@ -201,6 +186,10 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 		"DELETE FROM " S "idempotency_key WHERE livemode" EQ "$1 AND key" EQ "$2",
 		2, {BOOLOID, TEXTOID}
 	},
+	[Q_HAS_RECORDS] = {
+		"SELECT 1 FROM " S "payment_record LIMIT 1",
+		0, {InvalidOid}
+	},
 };
 
 static SPIPlanPtr plans[Q_COUNT];
@@ -234,6 +223,8 @@ run(PrQuery q, Datum *values, const char *nulls, bool latest, int expect)
 {
 	int			rc;
 
+	/* the schema named in the SQL text is the extension's own */
+	(void) pr_ext_namespace();
 	if (latest)
 		rc = SPI_execute_snapshot(get_plan(q), values, nulls,
 								  GetLatestSnapshot(), InvalidSnapshot,
@@ -455,26 +446,30 @@ slot_jsonb(TupleTableSlot *slot, int att)
 }
 
 /*
- * The newest row of a record's chain -- its attempts by number, its
- * refunds by refund_no -- by a backward scan of the chain's unique index
- * (record_seq, n): one index descent whatever the length of the chain.
- * A kept SQL plan can do worse: made while the table was small, it may
- * scan the whole table, and go on doing so for every call of a
- * transaction that grows the chain (20,000 refunds took 19 s so).
+ * Row n of a record's chain -- its attempts by number, its refunds by
+ * refund_no -- or, for n = 0, the newest one (a backward scan), by the
+ * chain's unique index (record_seq, n): one index descent whatever the
+ * length of the chain.  A kept SQL plan can do worse: made while the
+ * table was small, it may scan the whole table, and go on doing so for
+ * every call of a transaction that grows the chain (20,000 refunds took
+ * 19 s so).
  */
 static bool
-chain_head(Relation rel, const char *index, int64 record_seq, Snapshot snap,
-		   TupleTableSlot *slot)
+chain_row(Relation rel, const char *index, int64 record_seq, int32 n, Snapshot snap,
+		  TupleTableSlot *slot)
 {
 	Relation	idx = index_open(pr_relid(index), AccessShareLock);
-	ScanKeyData key;
+	ScanKeyData key[2];
+	int			nkeys = n > 0 ? 2 : 1;
 	IndexScanDesc scan;
 	bool		found;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(record_seq));
-	scan = index_beginscan(rel, idx, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(record_seq));
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(n));
+	scan = index_beginscan(rel, idx, snap, nkeys, 0);
+	index_rescan(scan, key, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, n > 0 ? ForwardScanDirection : BackwardScanDirection,
+							   slot);
 	if (found)
 		slot_getallattrs(slot);
 	index_endscan(scan);
@@ -502,8 +497,23 @@ pr_store_read_state(PrRecord *rec)
 
 	rel = pr_table_open(PR_T_ATTEMPT, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
-	if (!chain_head(rel, "payment_attempt_record_attempt_key", rec->seq, snap, slot))
+	if (!chain_row(rel, "payment_attempt_record_attempt_key", rec->seq, 0, snap, slot))
 		elog(ERROR, "payment record \"%s\" has no payment attempt", rec->id);
+
+	/*
+	 * Under REPEATABLE READ and SERIALIZABLE the write will update or
+	 * follow this attempt; if it is newer than the transaction's snapshot,
+	 * the transaction must be retried, as an UPDATE of a row changed after
+	 * the snapshot would be.
+	 */
+	if (IsolationUsesXactSnapshot() &&
+		!table_tuple_satisfies_snapshot(rel, slot, GetTransactionSnapshot()))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("The latest payment attempt of payment record \"%s\" changed after this transaction began.",
+						   rec->id),
+				 errhint("Retry the transaction.")));
 	copy_id(a->id, slot_text(slot, PR_ATT_ID));
 	a->attempt = DatumGetInt32(slot_getattr(slot, PR_ATT_ATTEMPT + 1, &isnull));
 	strlcpy(a->status, slot_text(slot, PR_ATT_STATUS), sizeof(a->status));
@@ -520,7 +530,7 @@ pr_store_read_state(PrRecord *rec)
 
 	rel = pr_table_open(PR_T_REFUND, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
-	if (chain_head(rel, "refund_pkey", rec->seq, snap, slot))
+	if (chain_row(rel, "refund_pkey", rec->seq, 0, snap, slot))
 	{
 		rec->refund_count = DatumGetInt32(slot_getattr(slot, PR_RF_REFUND_NO + 1, &isnull));
 		rec->refunded = DatumGetInt64(slot_getattr(slot, PR_RF_REFUNDED_TOTAL + 1, &isnull));
@@ -570,21 +580,25 @@ pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
 }
 
 /*
- * Append a refund to a locked record's chain.  The caller has probed the
- * refund reference (pr_store_reference_taken); a session that takes it
- * in between makes this raise the unique violation of
- * refund_reference_key, as any INSERT would.
+ * Append a refund to a locked record's chain.  A reference already used
+ * raises the unique violation of refund_reference_key, as any INSERT
+ * would (after waiting for a transaction that is inserting it).
  */
 void
 pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 {
 	Datum		v[PR_RF_NATTS];
 	bool		n[PR_RF_NATTS] = {0};
-	PrInsertBatch *b;
+	PrInsertBatch *b = pr_insert_begin();
+	int64		total;
 
 	v[PR_RF_RECORD_SEQ] = Int64GetDatum(rec->seq);
 	v[PR_RF_AMOUNT] = Int64GetDatum(rf->amount);
-	v[PR_RF_REFUNDED_TOTAL] = Int64GetDatum(rec->refunded + rf->amount);
+	if (pg_add_s64_overflow(rec->refunded, rf->amount, &total))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("refunded total of payment record \"%s\" is out of range", rec->id)));
+	v[PR_RF_REFUNDED_TOTAL] = Int64GetDatum(total);
 	v[PR_RF_INITIATED_AT] = TimestampTzGetDatum(rf->initiated_at);
 	n[PR_RF_INITIATED_AT] = !rf->has_initiated_at;
 	v[PR_RF_REFUNDED_AT] = TimestampTzGetDatum(rf->refunded_at);
@@ -595,21 +609,8 @@ pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 	v[PR_RF_REFUND_REFERENCE] = text_or_null_b(rf->reference, n, PR_RF_REFUND_REFERENCE);
 	v[PR_RF_METADATA] = jsonb_or_null_b(rf->metadata, n, PR_RF_METADATA);
 
-	/* the caller checked this row under the record's lock: tell the trigger */
-	pr_refund_verified(rec->seq, rec->refund_count + 1, rf->amount,
-					   rec->refunded + rf->amount, rec->livemode);
-	PG_TRY();
-	{
-		b = pr_insert_begin();
-		pr_insert_row(b, PR_T_REFUND, v, n);
-		pr_insert_end(b);
-	}
-	PG_FINALLY();
-	{
-		/* never left for a later insert of the same values to find */
-		pr_refund_verified_clear();
-	}
-	PG_END_TRY();
+	pr_insert_row(b, PR_T_REFUND, v, n);
+	pr_insert_end(b);
 }
 
 void
@@ -625,8 +626,12 @@ pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata)
 	a->metadata = metadata;
 }
 
+/*
+ * For the triggers: lock a record row (FOR NO KEY UPDATE) by its internal
+ * key and read what refund and attempt checks need.
+ */
 bool
-pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode)
+pr_store_lock_record_seq(int64 seq, PrRecordKey *rk)
 {
 	Datum		v[1];
 	bool		isnull;
@@ -634,50 +639,119 @@ pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode)
 	v[0] = Int64GetDatum(seq);
 	if (run(Q_LOCK_RECORD_SEQ, v, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
-	*amount = DatumGetInt64(col(1, &isnull));
-	*livemode = DatumGetBool(col(2, &isnull));
+	rk->amount = DatumGetInt64(col(1, &isnull));
+	rk->livemode = DatumGetBool(col(2, &isnull));
+	strlcpy(rk->currency, col_text(3), sizeof(rk->currency));
 	return true;
 }
 
+/*
+ * For the triggers: the status and number of attempt n of a record (n = 0:
+ * the latest), by an index probe under the latest snapshot, which sees
+ * this transaction's own rows of the statement being checked.
+ */
 bool
-pr_store_latest_status(int64 record_seq, char *status, int32 *attempt)
+pr_store_attempt_state(int64 record_seq, int32 n, PrAttemptState *out)
 {
-	Datum		v[1];
+	Relation	rel = pr_table_open(PR_T_ATTEMPT, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snap;
+	bool		found;
 	bool		isnull;
 
-	v[0] = Int64GetDatum(record_seq);
-	if (run(Q_LATEST_STATUS, v, NULL, true, SPI_OK_SELECT) == 0)
-		return false;
-	strlcpy(status, col_text(1), 12);
-	*attempt = DatumGetInt32(col(2, &isnull));
-	return true;
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	found = chain_row(rel, "payment_attempt_record_attempt_key", record_seq, n, snap, slot);
+	if (found)
+	{
+		char	   *status = slot_text(slot, PR_ATT_STATUS);
+
+		out->status = pr_status_from_text(status);
+		out->attempt = DatumGetInt32(slot_getattr(slot, PR_ATT_ATTEMPT + 1, &isnull));
+	}
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
-bool
-pr_store_attempt_status(int64 record_seq, int32 attempt, char *status)
-{
-	Datum		v[2];
-
-	v[0] = Int64GetDatum(record_seq);
-	v[1] = Int32GetDatum(attempt);
-	if (run(Q_ATTEMPT_STATUS, v, NULL, true, SPI_OK_SELECT) == 0)
-		return false;
-	strlcpy(status, col_text(1), 12);
-	return true;
-}
-
+/* For the triggers: the running total of refund n of a record. */
 bool
 pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total)
 {
-	Datum		v[2];
+	Relation	rel = pr_table_open(PR_T_REFUND, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snap;
+	bool		found;
 	bool		isnull;
 
-	v[0] = Int64GetDatum(record_seq);
-	v[1] = Int32GetDatum(refund_no);
-	if (run(Q_REFUND_TOTAL, v, NULL, true, SPI_OK_SELECT) == 0)
-		return false;
-	*total = DatumGetInt64(col(1, &isnull));
-	return true;
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	found = chain_row(rel, "refund_pkey", record_seq, refund_no, snap, slot);
+	if (found)
+		*total = DatumGetInt64(slot_getattr(slot, PR_RF_REFUNDED_TOTAL + 1, &isnull));
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Does a record of this id exist in this mode (latest snapshot)? */
+bool
+pr_store_record_exists(const char *id, bool livemode)
+{
+	Datum		v[2];
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	v[0] = CStringGetTextDatum(id);
+	v[1] = BoolGetDatum(livemode);
+	found = run(Q_RECORD_CURSOR, v, NULL, true, SPI_OK_SELECT) > 0;
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return found;
+}
+
+/* Is there any payment record at all? */
+bool
+pr_store_has_records(void)
+{
+	return run(Q_HAS_RECORDS, NULL, NULL, true, SPI_OK_SELECT) > 0;
+}
+
+/* An attempt status from its stored text (PR_STATUS_INVALID if none). */
+PrStatus
+pr_status_from_text(const char *s)
+{
+	if (strcmp(s, "pending") == 0)
+		return PR_STATUS_PENDING;
+	if (strcmp(s, "guaranteed") == 0)
+		return PR_STATUS_GUARANTEED;
+	if (strcmp(s, "failed") == 0)
+		return PR_STATUS_FAILED;
+	if (strcmp(s, "canceled") == 0)
+		return PR_STATUS_CANCELED;
+	return PR_STATUS_INVALID;
+}
+
+/* The stored text of an attempt status. */
+const char *
+pr_status_text(PrStatus s)
+{
+	switch (s)
+	{
+		case PR_STATUS_PENDING:
+			return "pending";
+		case PR_STATUS_GUARANTEED:
+			return "guaranteed";
+		case PR_STATUS_FAILED:
+			return "failed";
+		case PR_STATUS_CANCELED:
+			return "canceled";
+		default:
+			return "invalid";
+	}
 }
 
 /* Insert rec->latest as a new attempt of a locked record. */
@@ -932,54 +1006,4 @@ pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 	pr_insert_row(b, PR_T_EVENT, v, n);
 	pr_insert_end(b);
 	return id;
-}
-
-/*
- * Is a refund reference taken?  Probes refund_reference_key with a dirty
- * snapshot, as PostgreSQL's own unique checks do: a row of a transaction
- * still in progress is waited for (its transaction id lock, nothing held
- * afterwards) and looked for again; a committed row, or our own, is taken.
- * No statement snapshot is involved, so this answers right under
- * REPEATABLE READ too.
- */
-bool
-pr_store_reference_taken(bool livemode, const char *reference)
-{
-	Relation	rel = table_open(pr_relid("refund"), AccessShareLock);
-	Relation	idx = index_open(pr_relid("refund_reference_key"), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	ScanKeyData key[2];
-	bool		taken = false;
-
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_BOOLEQ, BoolGetDatum(livemode));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(reference));
-	key[1].sk_collation = C_COLLATION_OID;	/* the column's collation */
-
-	for (;;)
-	{
-		SnapshotData dirty;
-		IndexScanDesc scan;
-		TransactionId xwait = InvalidTransactionId;
-
-		InitDirtySnapshot(dirty);
-		scan = index_beginscan(rel, idx, &dirty, 2, 0);
-		index_rescan(scan, key, 2, NULL, 0);
-		if (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			/* refunds are never deleted: only an inserter can be running */
-			if (TransactionIdIsValid(dirty.xmin))
-				xwait = dirty.xmin;
-			else
-				taken = true;
-		}
-		index_endscan(scan);
-		if (!TransactionIdIsValid(xwait))
-			break;
-		XactLockTableWait(xwait, rel, &slot->tts_tid, XLTW_InsertIndexUnique);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return taken;
 }

@@ -74,7 +74,6 @@ extern void pr_store_read_state(PrRecord *rec);
 extern bool pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec);
 extern void pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
 extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
-extern bool pr_store_reference_taken(bool livemode, const char *reference);
 
 extern void pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na);
 extern void pr_store_set_attempt_state(PrAttempt *a, const char *status,
@@ -107,10 +106,38 @@ extern void pr_store_idem_put(bool livemode, const char *key, const char *endpoi
 extern void pr_store_idem_delete(bool livemode, const char *key);
 extern int64 pr_store_event_insert(const char *type, bool livemode, Jsonb *object);
 
-/* for triggers: lock a record by its internal key */
-extern bool pr_store_lock_record_seq(int64 seq, int64 *amount, bool *livemode);
-extern bool pr_store_latest_status(int64 record_seq, char *status, int32 *attempt);
-extern bool pr_store_attempt_status(int64 record_seq, int32 attempt, char *status);
+/* An attempt's status. */
+typedef enum PrStatus
+{
+	PR_STATUS_INVALID = -1,
+	PR_STATUS_PENDING,
+	PR_STATUS_GUARANTEED,
+	PR_STATUS_FAILED,
+	PR_STATUS_CANCELED
+} PrStatus;
+
+extern PrStatus pr_status_from_text(const char *s);
+extern const char *pr_status_text(PrStatus s);
+
+/* What the triggers read of a record and of an attempt. */
+typedef struct PrRecordKey
+{
+	int64		amount;
+	bool		livemode;
+	char		currency[4];
+} PrRecordKey;
+
+typedef struct PrAttemptState
+{
+	PrStatus	status;
+	int32		attempt;
+} PrAttemptState;
+
+/* for the triggers (inside SPI) */
+extern bool pr_store_lock_record_seq(int64 seq, PrRecordKey *rk);
+extern bool pr_store_attempt_state(int64 record_seq, int32 n, PrAttemptState *out);
 extern bool pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total);
+extern bool pr_store_record_exists(const char *id, bool livemode);
+extern bool pr_store_has_records(void);
 
 #endif							/* PR_STORE_H */

@@ -2,39 +2,71 @@
  * pr_triggers.c
  *		Constraint triggers: the invariants, for every write to the tables.
  *
- * These fire for the API's own writes and for direct DML by the owner or
- * a superuser alike.  They are what makes the database the system of
- * record; the API functions check the same rules first only to give
- * callers Stripe-shaped errors.
+ * These fire for the API's own writes and for direct DML by anyone who
+ * can write the tables (the owner, pg_write_all_data, a superuser) alike,
+ * and check every row in full: nothing tells them what they may skip.
+ * They are created ENABLE ALWAYS, so session_replication_role = replica
+ * does not silence them.  The API functions check the same rules first
+ * only to give callers Stripe-shaped errors; these are the guarantee.
+ * They share no state with the API and reach the tables only through the
+ * store (pr_store.c).
  *
  * Refunds form a chain per record: refund_no 1, 2, 3 ... (unique with the
- * record) and refunded_total = previous total + amount.  So the latest
- * refund's total is the sum of all of them, found in O(log n) and checked
- * in O(1) per insert, and the chain cannot fork even under snapshots that
- * miss a concurrent refund, because a fork would repeat a refund_no.
+ * record) and refunded_total = previous total + amount, computed with
+ * overflow checks.  So the latest refund's total is the sum of all of
+ * them, found in O(log n) and checked in O(1) per insert, and the chain
+ * cannot fork even under snapshots that miss a concurrent refund, because
+ * a fork would repeat a refund_no.
+ *
+ * Every column the API's answers are built from is checked too (ids,
+ * times, amounts, enumerations, lengths, jsonb shapes), so a row written
+ * by hand can never make a read fail or answer wrongly.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
-#include "miscadmin.h"
-#include "storage/proc.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "common/int.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "pr_catalog.h"
 #include "pr_currency.h"
+#include "pr_ids.h"
+#include "pr_module.h"
 #include "pr_store.h"
-#include "pr_triggers.h"
 
 PG_FUNCTION_INFO_V1(payment_records_refund_check);
 PG_FUNCTION_INFO_V1(payment_records_attempt_check);
 PG_FUNCTION_INFO_V1(payment_records_record_check);
+PG_FUNCTION_INFO_V1(payment_records_record_attempt_check);
+PG_FUNCTION_INFO_V1(payment_records_idempotency_key_check);
+PG_FUNCTION_INFO_V1(payment_records_idempotency_key_record_check);
+PG_FUNCTION_INFO_V1(payment_records_event_check);
 PG_FUNCTION_INFO_V1(payment_records_forbid_truncate);
+PG_FUNCTION_INFO_V1(payment_records_guard_drop);
+PG_FUNCTION_INFO_V1(payment_records_reference_digest);
+
+#define PR_MAX_STRING 5000
+#define PR_MAX_IDEMPOTENCY_KEY 255
+
+/* An error about a row of the trigger's table: CHECK violation class. */
+#define row_error(td, code, ...) \
+	ereport(ERROR, (errcode(code), errmsg(__VA_ARGS__), \
+					errtable((td)->tg_relation)))
 
 /* Column access by name: the table layout is the install script's. */
 static Datum
@@ -44,29 +76,37 @@ getcol(TriggerData *td, HeapTuple tup, const char *name, bool *isnull)
 	int			attno = SPI_fnumber(desc, name);
 
 	if (attno <= 0)
-		elog(ERROR, "column \"%s\" not found in \"%s\"", name,
-			 RelationGetRelationName(td->tg_relation));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" not found in table \"%s\"", name,
+						RelationGetRelationName(td->tg_relation)),
+				 errtable(td->tg_relation)));
 	return heap_getattr(tup, attno, desc, isnull);
 }
 
-static int64
-getcol_int64(TriggerData *td, HeapTuple tup, const char *name)
+/* A NOT NULL column's value (the table's NOT NULL constraint holds). */
+static Datum
+getcol_nn(TriggerData *td, HeapTuple tup, const char *name)
 {
 	bool		isnull;
 	Datum		d = getcol(td, tup, name, &isnull);
 
-	return isnull ? 0 : DatumGetInt64(d);
+	if (isnull)
+		row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null", name);
+	return d;
 }
 
-static int32
-getcol_int32(TriggerData *td, HeapTuple tup, const char *name)
+/* A text column as a C string, or NULL. */
+static char *
+getcol_text(TriggerData *td, HeapTuple tup, const char *name)
 {
 	bool		isnull;
 	Datum		d = getcol(td, tup, name, &isnull);
 
-	return isnull ? 0 : DatumGetInt32(d);
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* Did a column change between the old and the new row of an UPDATE? */
 static bool
 col_changed(TriggerData *td, const char *name)
 {
@@ -82,13 +122,38 @@ col_changed(TriggerData *td, const char *name)
 	return !datumIsEqual(d1, d2, att->attbyval, att->attlen);
 }
 
+/* Refuse a change to any of the listed columns. */
 static void
-check_trigger(FunctionCallInfo fcinfo, const char *fname)
+check_fixed(TriggerData *td, const char *const *cols, int ncols, const char *what)
+{
+	int			i;
+
+	for (i = 0; i < ncols; i++)
+		if (col_changed(td, cols[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column \"%s\" of a %s cannot be changed", cols[i], what),
+					 errtable(td->tg_relation)));
+}
+
+/* Must be fired as a row trigger by the trigger manager. */
+static TriggerData *
+row_trigger(FunctionCallInfo fcinfo, const char *fname)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "%s must be fired as a row trigger", fname);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired as a row trigger", fname)));
+	return td;
+}
+
+/* The row the trigger checks: the new one of an INSERT or UPDATE. */
+static HeapTuple
+new_row(TriggerData *td)
+{
+	return TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 }
 
 static void
@@ -105,54 +170,108 @@ spi_end(void)
 		elog(ERROR, "SPI_finish failed");
 }
 
-/* the row report_refund verified, see pr_triggers.h */
-typedef struct PrVerifiedRefund
+/* An id: the prefix and PR_ID_CHARS base62 characters. */
+static void
+check_id(TriggerData *td, const char *col, const char *id, const char *prefix)
 {
-	bool		set;
-	LocalTransactionId lxid;
-	int64		record_seq;
-	int32		refund_no;
-	int64		amount;
-	int64		refunded_total;
-	bool		livemode;
-} PrVerifiedRefund;
+	size_t		plen = strlen(prefix);
+	size_t		i;
 
-static PrVerifiedRefund verified_refund;
-
-void
-pr_refund_verified(int64 record_seq, int32 refund_no, int64 amount,
-				   int64 refunded_total, bool livemode)
-{
-	verified_refund.set = true;
-	verified_refund.lxid = MyProc->lxid;
-	verified_refund.record_seq = record_seq;
-	verified_refund.refund_no = refund_no;
-	verified_refund.amount = amount;
-	verified_refund.refunded_total = refunded_total;
-	verified_refund.livemode = livemode;
+	if (strncmp(id, prefix, plen) != 0 || strlen(id) != plen + PR_ID_CHARS)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "column \"%s\" must be \"%s\" followed by %d base62 characters",
+				  col, prefix, PR_ID_CHARS);
+	for (i = plen; id[i] != '\0'; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') ||
+			  (id[i] >= 'A' && id[i] <= 'Z')))
+			row_error(td, ERRCODE_CHECK_VIOLATION,
+					  "column \"%s\" must be \"%s\" followed by %d base62 characters",
+					  col, prefix, PR_ID_CHARS);
 }
 
-void
-pr_refund_verified_clear(void)
+/* A timestamp column: finite when set (NOT NULL ones must be set). */
+static void
+check_time(TriggerData *td, HeapTuple tup, const char *col, bool required)
 {
-	verified_refund.set = false;
+	bool		isnull;
+	Datum		d = getcol(td, tup, col, &isnull);
+
+	if (isnull)
+	{
+		if (required)
+			row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null", col);
+		return;
+	}
+	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)))
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must be a finite time", col);
 }
 
-/* Is this the row report_refund verified?  Consumes the mark. */
-static bool
-refund_was_verified(int64 record_seq, int32 refund_no, int64 amount,
-					int64 total, bool livemode)
+/* A text column of at most max characters, not empty when set. */
+static void
+check_text(TriggerData *td, HeapTuple tup, const char *col, int max)
 {
-	bool		match = verified_refund.set &&
-		verified_refund.lxid == MyProc->lxid &&
-		verified_refund.record_seq == record_seq &&
-		verified_refund.refund_no == refund_no &&
-		verified_refund.amount == amount &&
-		verified_refund.refunded_total == total &&
-		verified_refund.livemode == livemode;
+	char	   *s = getcol_text(td, tup, col);
 
-	verified_refund.set = false;
-	return match;
+	if (s != NULL && (s[0] == '\0' || pg_mbstrlen(s) > max))
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "column \"%s\" must be 1 to %d characters long", col, max);
+}
+
+/*
+ * A jsonb column: null or an object.  Metadata also: at most 50 keys of
+ * at most 40 characters, each value a string of at most 500.
+ */
+static void
+check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
+{
+	bool		isnull;
+	Datum		d = getcol(td, tup, col, &isnull);
+	Jsonb	   *j;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			nkeys = 0;
+
+	if (isnull)
+		return;
+	j = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_OBJECT(j))
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must hold a JSON object", col);
+	if (!metadata)
+		return;
+	it = JsonbIteratorInit(&j->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			if (++nkeys > 50 || v.val.string.len == 0 ||
+				pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > 40)
+				row_error(td, ERRCODE_CHECK_VIOLATION,
+						  "column \"%s\" must have at most 50 keys of 1 to 40 characters", col);
+		}
+		else if (tok == WJB_VALUE &&
+				 (v.type != jbvString ||
+				  pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > 500))
+			row_error(td, ERRCODE_CHECK_VIOLATION,
+					  "column \"%s\" must have string values of at most 500 characters", col);
+	}
+}
+
+/*
+ * Only the extension's owner -- the role its SECURITY DEFINER functions
+ * run as -- may write this table (a superuser has that role's rights).
+ * For the tables a writer must never touch directly: the stored answers
+ * of idempotency keys and the change events.
+ */
+static void
+require_owner(TriggerData *td)
+{
+	if (!has_privs_of_role(GetUserId(), pr_ext_owner()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" can only be written by the payment_records functions",
+						RelationGetRelationName(td->tg_relation)),
+				 errtable(td->tg_relation)));
 }
 
 /*
@@ -162,252 +281,404 @@ refund_was_verified(int64 record_seq, int32 refund_no, int64 amount,
 Datum
 payment_records_refund_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerData *td = row_trigger(fcinfo, "refund_check");
 	HeapTuple	tup;
 	int64		record_seq;
 	int32		refund_no;
 	int64		amount;
 	int64		total;
 	int64		prev_total = 0;
-	int64		guaranteed;
-	bool		livemode;
-	bool		isnull;
-	char		status[12];
-	int32		latest;
+	int64		expected;
+	PrRecordKey rk;
+	PrAttemptState latest;
 
-	check_trigger(fcinfo, "refund_check");
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("refunds cannot be updated or deleted"),
-				 errdetail("Refunds are append-only; report a new refund instead.")));
+				 errdetail("Refunds are append-only; report a new refund instead."),
+				 errtable(td->tg_relation)));
 
 	tup = td->tg_trigtuple;
-	record_seq = getcol_int64(td, tup, "record_seq");
-	refund_no = getcol_int32(td, tup, "refund_no");
-	amount = getcol_int64(td, tup, "amount");
-	total = getcol_int64(td, tup, "refunded_total");
-
-	if (refund_was_verified(record_seq, refund_no, amount, total,
-							DatumGetBool(getcol(td, tup, "livemode", &isnull))))
-		return PointerGetDatum(NULL);
+	record_seq = DatumGetInt64(getcol_nn(td, tup, "record_seq"));
+	refund_no = DatumGetInt32(getcol_nn(td, tup, "refund_no"));
+	amount = DatumGetInt64(getcol_nn(td, tup, "amount"));
+	total = DatumGetInt64(getcol_nn(td, tup, "refunded_total"));
+	check_time(td, tup, "created", true);
+	check_time(td, tup, "initiated_at", false);
+	check_time(td, tup, "refunded_at", false);
+	check_text(td, tup, "refund_reference", PR_MAX_STRING);
+	check_object(td, tup, "metadata", true);
 
 	spi_begin();
 	/* serialize with every other writer of this record */
-	if (!pr_store_lock_record_seq(record_seq, &guaranteed, &livemode))
+	if (!pr_store_lock_record_seq(record_seq, &rk))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("refund refers to a payment record that does not exist")));
+				 errmsg("refund refers to a payment record that does not exist"),
+				 errtable(td->tg_relation)));
+	if (DatumGetBool(getcol_nn(td, tup, "livemode")) != rk.livemode)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "refund livemode does not match its payment record");
+	if (amount <= 0 || amount > pr_currency_max_value(rk.currency))
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "refund amount " INT64_FORMAT " is out of range for currency \"%s\"",
+				  amount, rk.currency);
 
-	if (DatumGetBool(getcol(td, tup, "livemode", &isnull)) != livemode)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refund livemode does not match its payment record")));
-
-	if (!pr_store_latest_status(record_seq, status, &latest) ||
-		strcmp(status, "guaranteed") != 0)
+	if (!pr_store_attempt_state(record_seq, 0, &latest) ||
+		latest.status != PR_STATUS_GUARANTEED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot refund a payment record whose latest payment attempt is not guaranteed")));
+				 errmsg("cannot refund a payment record whose latest payment attempt is not guaranteed"),
+				 errtable(td->tg_relation)));
 
 	if (refund_no < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refund_no must be at least 1")));
+		row_error(td, ERRCODE_CHECK_VIOLATION, "refund numbers start at 1");
 	if (refund_no > 1 && !pr_store_refund_total(record_seq, refund_no - 1, &prev_total))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refund %d of a payment record needs refund %d before it",
-						refund_no, refund_no - 1)));
-	if (amount <= 0 || total != prev_total + amount)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refund running total " INT64_FORMAT " does not equal the previous total " INT64_FORMAT " plus the amount " INT64_FORMAT,
-						total, prev_total, amount)));
-	if (total > guaranteed)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("refunds of a payment record would total " INT64_FORMAT ", more than its guaranteed amount " INT64_FORMAT,
-						total, guaranteed)));
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "refund %d of a payment record needs refund %d before it",
+				  refund_no, refund_no - 1);
+	if (pg_add_s64_overflow(prev_total, amount, &expected) || total != expected)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "refunded_total " INT64_FORMAT " must be the previous total " INT64_FORMAT " plus the amount " INT64_FORMAT,
+				  total, prev_total, amount);
+	if (total > rk.amount)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "refunds of a payment record would total " INT64_FORMAT ", more than its guaranteed amount " INT64_FORMAT,
+				  total, rk.amount);
 	spi_end();
 	return PointerGetDatum(NULL);
 }
 
-static bool
-is_status(const char *s, const char *want)
+/*
+ * The columns of an attempt row that the API reads, checked on every
+ * insert and update: the status with exactly its outcome time set, the
+ * id, the times, the enumerations, the lengths and the jsonb shapes.
+ */
+static PrStatus
+check_attempt_row(TriggerData *td, HeapTuple tup)
 {
-	return strcmp(s, want) == 0;
-}
-
-/* The timestamp that goes with a terminal status is set, the others not. */
-static void
-check_status_timestamps(TriggerData *td, HeapTuple tup, const char *status)
-{
-	static const char *const pairs[][2] = {
-		{"guaranteed", "guaranteed_at"},
-		{"failed", "failed_at"},
-		{"canceled", "canceled_at"},
+	static const char *const outcome_col[] = {
+		[PR_STATUS_GUARANTEED] = "guaranteed_at",
+		[PR_STATUS_FAILED] = "failed_at",
+		[PR_STATUS_CANCELED] = "canceled_at",
 	};
-	int			i;
+	char	   *status_text = TextDatumGetCString(getcol_nn(td, tup, "status"));
+	PrStatus	status = pr_status_from_text(status_text);
+	char	   *presence;
+	int			s;
 
-	if (!is_status(status, "pending") && !is_status(status, "guaranteed") &&
-		!is_status(status, "failed") && !is_status(status, "canceled"))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid payment attempt status \"%s\"", status)));
-	for (i = 0; i < (int) lengthof(pairs); i++)
+	if (status == PR_STATUS_INVALID)
+		row_error(td, ERRCODE_CHECK_VIOLATION, "invalid payment attempt status \"%s\"",
+				  status_text);
+	for (s = PR_STATUS_GUARANTEED; s <= PR_STATUS_CANCELED; s++)
 	{
 		bool		isnull;
 
-		(void) getcol(td, tup, pairs[i][1], &isnull);
-		if (is_status(status, pairs[i][0]) == isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("a %s payment attempt must %shave %s",
-							status, isnull ? "" : "not ", pairs[i][1])));
+		(void) getcol(td, tup, outcome_col[s], &isnull);
+		if (isnull == (s == (int) status))
+			row_error(td, ERRCODE_CHECK_VIOLATION,
+					  s == (int) status ?
+					  "a payment attempt with status \"%s\" must have column \"%s\" set" :
+					  "a payment attempt with status \"%s\" must not have column \"%s\" set",
+					  status_text, outcome_col[s]);
+		check_time(td, tup, outcome_col[s], false);
 	}
+	check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "par_");
+	check_time(td, tup, "created", true);
+	check_time(td, tup, "initiated_at", true);
+	presence = getcol_text(td, tup, "customer_presence");
+	if (presence != NULL && strcmp(presence, "on_session") != 0 &&
+		strcmp(presence, "off_session") != 0)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "column \"customer_presence\" must be \"on_session\" or \"off_session\"");
+	check_text(td, tup, "description", PR_MAX_STRING);
+	check_object(td, tup, "customer_details", false);
+	check_object(td, tup, "metadata", true);
+	check_object(td, tup, "payment_method_details", false);
+	check_object(td, tup, "processor_details", false);
+	check_object(td, tup, "shipping_details", false);
+	return status;
 }
 
 /*
- * payment_attempt_record: the state machine of SPEC section 5.
+ * payment_attempt_record: the state machine.
  *  - a new attempt n > 1 only when attempt n-1 is failed or canceled (so,
  *    by induction, when all earlier ones are);
  *  - status changes only from pending, which is always the latest
  *    attempt, and never back;
- *  - identity and timing columns never change.
+ *  - identity and timing columns never change; attempts are never deleted.
  */
 Datum
 payment_records_attempt_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerData *td = row_trigger(fcinfo, "attempt_check");
 	HeapTuple	tup;
-	char	   *status;
-	int32		attempt;
-	bool		isnull;
+	PrStatus	status;
 
-	check_trigger(fcinfo, "attempt_check");
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("payment attempt records cannot be deleted")));
+				 errmsg("payment attempt records cannot be deleted"),
+				 errtable(td->tg_relation)));
 
-	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	status = TextDatumGetCString(getcol(td, tup, "status", &isnull));
-	check_status_timestamps(td, tup, status);
+	tup = new_row(td);
+	status = check_attempt_row(td, tup);
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		attempt = getcol_int32(td, tup, "attempt");
+		int32		attempt = DatumGetInt32(getcol_nn(td, tup, "attempt"));
+		int64		record_seq = DatumGetInt64(getcol_nn(td, tup, "record_seq"));
+		PrRecordKey rk;
+		PrAttemptState prev;
+
 		if (attempt < 1)
+			row_error(td, ERRCODE_CHECK_VIOLATION, "payment attempt numbers start at 1");
+		spi_begin();
+		if (!pr_store_lock_record_seq(record_seq, &rk))
 			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("payment attempt numbers start at 1")));
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("payment attempt refers to a payment record that does not exist"),
+					 errtable(td->tg_relation)));
 		if (attempt > 1)
 		{
-			int64		record_seq = getcol_int64(td, tup, "record_seq");
-			int64		amount;
-			bool		livemode;
-			char		prev[12];
-
-			spi_begin();
-			if (!pr_store_lock_record_seq(record_seq, &amount, &livemode))
-				ereport(ERROR,
-						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-						 errmsg("payment attempt refers to a payment record that does not exist")));
-			if (!pr_store_attempt_status(record_seq, attempt - 1, prev))
+			if (!pr_store_attempt_state(record_seq, attempt - 1, &prev))
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("payment attempt %d needs attempt %d before it",
-								attempt, attempt - 1)));
-			if (!is_status(prev, "failed") && !is_status(prev, "canceled"))
+								attempt, attempt - 1),
+						 errtable(td->tg_relation)));
+			if (prev.status != PR_STATUS_FAILED && prev.status != PR_STATUS_CANCELED)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("cannot add a payment attempt: the latest payment attempt is %s", prev),
-						 errhint("A new attempt can only follow a failed or canceled one.")));
-			spi_end();
+						 errmsg("cannot add a payment attempt: the latest payment attempt is %s",
+								pr_status_text(prev.status)),
+						 errhint("A new attempt can only follow a failed or canceled one."),
+						 errtable(td->tg_relation)));
 		}
+		spi_end();
 	}
 	else
 	{
-		char	   *old_status = TextDatumGetCString(getcol(td, td->tg_trigtuple,
-															"status", &isnull));
 		static const char *const fixed[] = {
 			"id", "record_seq", "attempt", "created", "initiated_at",
 		};
-		int			i;
+		PrStatus	old_status =
+			pr_status_from_text(TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, "status")));
 
-		for (i = 0; i < (int) lengthof(fixed); i++)
-			if (col_changed(td, fixed[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("column \"%s\" of a payment attempt record cannot be changed",
-								fixed[i])));
-		if (strcmp(old_status, status) != 0)
+		check_fixed(td, fixed, lengthof(fixed), "payment attempt record");
+		if (old_status != status)
 		{
-			if (!is_status(old_status, "pending"))
+			if (old_status != PR_STATUS_PENDING)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("a %s payment attempt cannot become %s", old_status, status),
-						 errhint("Only a pending attempt can change state.")));
-			if (is_status(status, "pending"))
+						 errmsg("a %s payment attempt cannot become %s",
+								pr_status_text(old_status), pr_status_text(status)),
+						 errhint("Only a pending attempt can change state."),
+						 errtable(td->tg_relation)));
+			if (status == PR_STATUS_PENDING)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("a payment attempt cannot return to pending")));
+						 errmsg("a payment attempt cannot return to pending"),
+						 errtable(td->tg_relation)));
 		}
 		else if (col_changed(td, "guaranteed_at") || col_changed(td, "failed_at") ||
 				 col_changed(td, "canceled_at"))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the outcome time of a %s payment attempt cannot be changed",
-							status)));
+							pr_status_text(status)),
+					 errtable(td->tg_relation)));
 	}
 	return PointerGetDatum(NULL);
 }
 
 /*
- * payment_record: a positive amount within the currency's maximum in a
- * supported currency; never deleted; its identity, mode, currency and
- * amount never change (refund limits and buckets are computed from them).
+ * payment_record: an id of the right form, a finite creation time, a
+ * positive amount within the currency's maximum in a supported currency;
+ * never deleted; its identity, mode, currency and amount never change
+ * (refund limits and buckets are computed from them).
  */
 Datum
 payment_records_record_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerData *td = row_trigger(fcinfo, "record_check");
 	static const char *const fixed[] = {
 		"id", "seq", "livemode", "created", "currency", "amount",
 	};
-	int			i;
 
-	check_trigger(fcinfo, "record_check");
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("payment records cannot be deleted")));
+				 errmsg("payment records cannot be deleted"),
+				 errtable(td->tg_relation)));
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		for (i = 0; i < (int) lengthof(fixed); i++)
-			if (col_changed(td, fixed[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("column \"%s\" of a payment record cannot be changed",
-								fixed[i])));
-	}
+		check_fixed(td, fixed, lengthof(fixed), "payment record");
 	else
 	{
-		bool		isnull;
-		int64		amount = getcol_int64(td, td->tg_trigtuple, "amount");
-		char	   *currency = TextDatumGetCString(getcol(td, td->tg_trigtuple,
-														 "currency", &isnull));
+		HeapTuple	tup = td->tg_trigtuple;
+		int64		amount = DatumGetInt64(getcol_nn(td, tup, "amount"));
+		char	   *currency = TextDatumGetCString(getcol_nn(td, tup, "currency"));
 
+		check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "pr_");
+		check_time(td, tup, "created", true);
 		if (pr_currency_exponent(currency) < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("payment record currency \"%s\" is not supported", currency)));
+			row_error(td, ERRCODE_CHECK_VIOLATION,
+					  "payment record currency \"%s\" is not supported", currency);
 		if (amount <= 0 || amount > pr_currency_max_value(currency))
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("payment record amount " INT64_FORMAT " is out of range", amount)));
+			row_error(td, ERRCODE_CHECK_VIOLATION,
+					  "payment record amount " INT64_FORMAT " is out of range for currency \"%s\"",
+					  amount, currency);
 	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * payment_record, deferred to commit: a record has its first attempt.
+ * Without one the API could neither show nor list it.
+ */
+Datum
+payment_records_record_attempt_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = row_trigger(fcinfo, "record_attempt_check");
+	int64		seq = DatumGetInt64(getcol_nn(td, td->tg_trigtuple, "seq"));
+	PrAttemptState first;
+
+	if (!pr_store_attempt_state(seq, 1, &first))
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("payment record \"%s\" has no payment attempt",
+						TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, "id"))),
+				 errdetail("A payment record must have its first attempt by the end of the transaction that creates it."),
+				 errtable(td->tg_relation)));
+	return PointerGetDatum(NULL);
+}
+
+/* The endpoints whose answers are stored under idempotency keys. */
+static bool
+is_endpoint(const char *e)
+{
+	static const char *const endpoints[] = {
+		"report_payment", "report_refund", "report_payment_attempt",
+		"report_payment_attempt_canceled", "report_payment_attempt_failed",
+		"report_payment_attempt_guaranteed", "report_payment_attempt_informational",
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(endpoints); i++)
+		if (strcmp(e, endpoints[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * idempotency_key: written only by the extension's functions; a stored
+ * answer never changes; a key is deleted only once it has expired
+ * (payment_records.idempotency_retention, validated by this module), so
+ * no retry within the retention can execute twice.
+ */
+Datum
+payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = row_trigger(fcinfo, "idempotency_key_check");
+	HeapTuple	tup;
+	bytea	   *hash;
+	char	   *key;
+
+	require_owner(td);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stored idempotency keys cannot be changed"),
+				 errtable(td->tg_relation)));
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		TimestampTz created = DatumGetTimestampTz(getcol_nn(td, td->tg_trigtuple, "created"));
+
+		if (!TimestampDifferenceExceeds(created, GetCurrentTimestamp(),
+										pr_idempotency_retention * 1000))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("an idempotency key cannot be deleted before it expires"),
+					 errdetail("Keys are kept for payment_records.idempotency_retention (%d s).",
+							   pr_idempotency_retention),
+					 errtable(td->tg_relation)));
+		return PointerGetDatum(NULL);
+	}
+	tup = td->tg_trigtuple;
+	key = TextDatumGetCString(getcol_nn(td, tup, "key"));
+	if (key[0] == '\0' || pg_mbstrlen(key) > PR_MAX_IDEMPOTENCY_KEY)
+		row_error(td, ERRCODE_CHECK_VIOLATION,
+				  "column \"key\" must be 1 to %d characters long", PR_MAX_IDEMPOTENCY_KEY);
+	if (!is_endpoint(TextDatumGetCString(getcol_nn(td, tup, "endpoint"))))
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"endpoint\" must name a write function");
+	hash = DatumGetByteaPP(getcol_nn(td, tup, "request_hash"));
+	if (VARSIZE_ANY_EXHDR(hash) != 32)
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"request_hash\" must be 32 bytes");
+	check_time(td, tup, "created", true);
+	check_object(td, tup, "response", false);
+	check_object(td, tup, "error", false);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * idempotency_key, deferred to commit: a stored answer names a payment
+ * record that exists in the key's mode.  A key cannot outlive or precede
+ * the record it would replay (a restore that lost the record loses the
+ * key too).
+ */
+Datum
+payment_records_idempotency_key_record_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = row_trigger(fcinfo, "idempotency_key_record_check");
+	HeapTuple	tup = td->tg_trigtuple;
+	bool		isnull;
+	Datum		d = getcol(td, tup, "response", &isnull);
+	bool		livemode = DatumGetBool(getcol_nn(td, tup, "livemode"));
+	Jsonb	   *response;
+	JsonbValue	k;
+	JsonbValue *id;
+
+	if (isnull)
+		return PointerGetDatum(NULL);
+	response = DatumGetJsonbP(d);
+	k.type = jbvString;
+	k.val.string.val = "id";
+	k.val.string.len = 2;
+	id = JB_ROOT_IS_OBJECT(response) ?
+		findJsonbValueFromContainer(&response->root, JB_FOBJECT, &k) : NULL;
+	if (id == NULL || id->type != jbvString ||
+		!pr_store_record_exists(pnstrdup(id->val.string.val, id->val.string.len), livemode))
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("a stored idempotency key response must name an existing payment record of its mode"),
+				 errtable(td->tg_relation)));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * event: written only by the extension's functions, append-only; the
+ * type is one the API emits and the object is an object.
+ */
+Datum
+payment_records_event_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = row_trigger(fcinfo, "event_check");
+	HeapTuple	tup;
+	char	   *type;
+
+	require_owner(td);
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("events cannot be updated or deleted"),
+				 errtable(td->tg_relation)));
+	tup = td->tg_trigtuple;
+	type = TextDatumGetCString(getcol_nn(td, tup, "type"));
+	if (strncmp(type, "payment_record.", 15) != 0 || strlen(type) > 64)
+		row_error(td, ERRCODE_CHECK_VIOLATION, "invalid event type \"%s\"", type);
+	check_time(td, tup, "created", true);
+	check_object(td, tup, "object", false);
 	return PointerGetDatum(NULL);
 }
 
@@ -418,10 +689,102 @@ payment_records_forbid_truncate(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "forbid_truncate must be fired as a trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"forbid_truncate\" must be fired as a trigger")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("table \"%s\" of payment_records cannot be truncated",
-					RelationGetRelationName(td->tg_relation))));
+					RelationGetRelationName(td->tg_relation)),
+			 errtable(td->tg_relation)));
 	return PointerGetDatum(NULL);
+}
+
+/* Does a DROP statement name the extension, or its schema? */
+static bool
+drops_extension(Node *stmt)
+{
+	DropStmt   *drop;
+	ListCell   *lc;
+
+	if (stmt == NULL)
+		return false;
+	if (IsA(stmt, DropOwnedStmt))
+	{
+		foreach(lc, ((DropOwnedStmt *) stmt)->roles)
+		{
+			Oid			role = get_rolespec_oid(lfirst(lc), true);
+
+			if (role == pr_ext_owner())
+				return true;
+		}
+		return false;
+	}
+	if (!IsA(stmt, DropStmt))
+		return false;
+	drop = (DropStmt *) stmt;
+	if (drop->removeType != OBJECT_EXTENSION && drop->removeType != OBJECT_SCHEMA)
+		return false;
+	foreach(lc, drop->objects)
+	{
+		Node	   *name = lfirst(lc);
+
+		if (IsA(name, String) &&
+			strcmp(strVal(name), drop->removeType == OBJECT_EXTENSION ?
+				   PR_EXTENSION_NAME : PR_SCHEMA_NAME) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Event trigger on ddl_command_start for DROP EXTENSION, DROP SCHEMA and
+ * DROP OWNED: refuse to drop the extension (which drops every payment)
+ * while it holds any payment record, unless an administrator has set
+ * payment_records.allow_drop for the transaction.
+ */
+Datum
+payment_records_guard_drop(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *ed;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"guard_drop\" must be fired as an event trigger")));
+	ed = (EventTriggerData *) fcinfo->context;
+	if (pr_allow_drop || !drops_extension(ed->parsetree))
+		PG_RETURN_VOID();
+	spi_begin();
+	if (pr_store_has_records())
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop extension \"%s\": it holds payment records",
+						PR_EXTENSION_NAME),
+				 errdetail("Dropping the extension would delete every payment record, attempt and refund."),
+				 errhint("A superuser who means it can SET LOCAL payment_records.allow_drop = on first, in the same transaction.")));
+	spi_end();
+	PG_RETURN_VOID();
+}
+
+/*
+ * reference_digest(text) -> bytea: SHA-256 of a refund reference, the key
+ * of the unique index refund_reference_key.  A B-tree entry must fit in a
+ * third of a page, and references may be 5,000 characters; the digest
+ * always fits, and two references share it only if SHA-256 collides.
+ */
+Datum
+payment_records_reference_digest(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	bytea	   *out = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) < 0 ||
+		pg_cryptohash_final(ctx, (uint8 *) VARDATA(out), PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	pg_cryptohash_free(ctx);
+	SET_VARSIZE(out, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	PG_RETURN_BYTEA_P(out);
 }
