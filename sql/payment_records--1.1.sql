@@ -602,8 +602,9 @@ BEGIN
 END
 $purge$;
 
+-- reference_digest() stays executable by PUBLIC: the unique index's
+-- expression runs as whoever inserts a refund, and it only hashes
 REVOKE ALL ON FUNCTION
-    @extschema@.reference_digest(text),
     @extschema@.record_attempt_check(),
     @extschema@.idempotency_key_check(),
     @extschema@.idempotency_key_record_check(),
