@@ -656,6 +656,23 @@ payment_records_idempotency_key_record_check(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/* The event types the API emits. */
+static bool
+is_event_type(const char *t)
+{
+	static const char *const types[] = {
+		"payment_record.reported", "payment_record.updated", "payment_record.refunded",
+		"payment_attempt_record.reported", "payment_attempt_record.guaranteed",
+		"payment_attempt_record.failed", "payment_attempt_record.canceled",
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(types); i++)
+		if (strcmp(t, types[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * event: written only by the extension's functions, append-only; the
  * type is one the API emits and the object is an object.
@@ -675,7 +692,7 @@ payment_records_event_check(PG_FUNCTION_ARGS)
 				 errtable(td->tg_relation)));
 	tup = td->tg_trigtuple;
 	type = TextDatumGetCString(getcol_nn(td, tup, "type"));
-	if (strncmp(type, "payment_record.", 15) != 0 || strlen(type) > 64)
+	if (!is_event_type(type))
 		row_error(td, ERRCODE_CHECK_VIOLATION, "invalid event type \"%s\"", type);
 	check_time(td, tup, "created", true);
 	check_object(td, tup, "object", false);
