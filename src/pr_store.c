@@ -65,10 +65,8 @@
 
 typedef enum PrQuery
 {
-	Q_LOCK_RECORD,
 	Q_FETCH_RECORD,
 	Q_SET_ATTEMPT_METADATA,
-	Q_LOCK_RECORD_SEQ,
 	Q_SET_ATTEMPT_STATE,
 	Q_SET_ATTEMPT_INFO,
 	Q_FETCH_ATTEMPT,
@@ -93,11 +91,6 @@ typedef struct PrQueryDef
 } PrQueryDef;
 
 static const PrQueryDef query_defs[Q_COUNT] = {
-	[Q_LOCK_RECORD] = {
-		"SELECT seq, created, currency, amount FROM " S "payment_record"
-		" WHERE id" EQ "$1 AND livemode" EQ "$2 FOR NO KEY UPDATE",
-		2, {TEXTOID, BOOLOID}
-	},
 	[Q_FETCH_RECORD] = {
 		"SELECT " ATTEMPT_COLS ", h.refund_no, h.refunded_total,"
 		" r.seq, r.created, r.currency, r.amount, r.id"
@@ -109,11 +102,6 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	[Q_SET_ATTEMPT_METADATA] = {
 		"UPDATE " S "payment_attempt_record SET metadata = $2 WHERE id" EQ "$1",
 		2, {TEXTOID, JSONBOID}
-	},
-	[Q_LOCK_RECORD_SEQ] = {
-		"SELECT amount, livemode, currency FROM " S "payment_record WHERE seq" EQ "$1"
-		" FOR NO KEY UPDATE",
-		1, {INT8OID}
 	},
 	[Q_SET_ATTEMPT_STATE] = {
 		"UPDATE " S "payment_attempt_record SET status = $2, guaranteed_at = $3,"
@@ -402,6 +390,78 @@ pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 	pr_insert_end(b);
 }
 
+static char *slot_text(TupleTableSlot *slot, int att);
+
+/*
+ * Lock a record row FOR NO KEY UPDATE, found by one of its unique indexes
+ * (the id or the seq) under the latest snapshot, the way the executor's
+ * SELECT ... FOR NO KEY UPDATE does it (ExecLockRows): wait for another
+ * transaction that holds the row, follow the row to its latest version
+ * under READ COMMITTED, fail with 40001 if it changed after the snapshot
+ * under REPEATABLE READ or SERIALIZABLE.  A row this transaction inserted
+ * itself needs no lock: no other transaction can see it yet.  Without an
+ * SQL statement: every refund and state change takes this lock, some of
+ * them twice (the API, then the trigger), and a statement costs more than
+ * the rest of the check.  want_live: -1 any mode, else the mode the row
+ * must have (checked before locking).  Returns false if there is no such
+ * row; the slot then holds the locked row.
+ */
+static bool
+lock_record_row(Relation rel, const char *index, Datum key, Oid eqproc, int want_live,
+				TupleTableSlot *slot)
+{
+	Relation	idx = index_open(pr_relid(index), AccessShareLock);
+	ScanKeyData skey;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	bool		found;
+	bool		isnull;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
+	skey.sk_collation = C_COLLATION_OID;	/* the id column's; ignored for seq */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(rel, idx, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+
+	if (found && want_live >= 0 &&
+		DatumGetBool(slot_getattr(slot, PR_REC_LIVEMODE + 1, &isnull)) != (want_live == 1))
+		found = false;
+	if (found &&
+		!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(
+			slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull))))
+	{
+		ItemPointerData tid = slot->tts_tid;
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		res = table_tuple_lock(rel, &tid, snap, slot, GetCurrentCommandId(false),
+							   LockTupleNoKeyExclusive, LockWaitBlock,
+							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				found = false;	/* deleted: records never are, but say so */
+				break;
+			default:
+				elog(ERROR, "unexpected result %d locking a payment record", (int) res);
+		}
+	}
+	UnregisterSnapshot(snap);
+	return found;
+}
+
 /*
  * Lock a record row (FOR NO KEY UPDATE) by its public id in one mode.
  * Every path that adds a refund or changes an attempt takes this lock
@@ -410,20 +470,25 @@ pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na)
 bool
 pr_store_lock_record(const char *id, bool livemode, PrRecord *rec)
 {
-	Datum		v[2];
+	Relation	rel = pr_table_open(PR_T_RECORD, RowShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found;
 	bool		isnull;
 
-	v[0] = CStringGetTextDatum(id);
-	v[1] = BoolGetDatum(livemode);
-	if (run(Q_LOCK_RECORD, v, NULL, false, SPI_OK_SELECT) == 0)
-		return false;
-	copy_id(rec->id, id);
-	rec->livemode = livemode;
-	rec->seq = DatumGetInt64(col(1, &isnull));
-	rec->created = DatumGetTimestampTz(col(2, &isnull));
-	strlcpy(rec->currency, col_text(3), sizeof(rec->currency));
-	rec->amount = DatumGetInt64(col(4, &isnull));
-	return true;
+	found = lock_record_row(rel, "payment_record_pkey", CStringGetTextDatum(id), F_TEXTEQ,
+							livemode ? 1 : 0, slot);
+	if (found)
+	{
+		copy_id(rec->id, id);
+		rec->livemode = livemode;
+		rec->seq = DatumGetInt64(slot_getattr(slot, PR_REC_SEQ + 1, &isnull));
+		rec->created = DatumGetTimestampTz(slot_getattr(slot, PR_REC_CREATED + 1, &isnull));
+		strlcpy(rec->currency, slot_text(slot, PR_REC_CURRENCY), sizeof(rec->currency));
+		rec->amount = DatumGetInt64(slot_getattr(slot, PR_REC_AMOUNT + 1, &isnull));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
 }
 
 /* a text column of a slot, as a palloc'd C string, or NULL */
@@ -498,7 +563,10 @@ pr_store_read_state(PrRecord *rec)
 	rel = pr_table_open(PR_T_ATTEMPT, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	if (!chain_row(rel, "payment_attempt_record_attempt_key", rec->seq, 0, snap, slot))
-		elog(ERROR, "payment record \"%s\" has no payment attempt", rec->id);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payment record \"%s\" has no payment attempt", rec->id),
+				 errdetail("It was inserted in this transaction without one, which its commit will refuse.")));
 
 	/*
 	 * Under REPEATABLE READ and SERIALIZABLE the write will update or
@@ -633,16 +701,22 @@ pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata)
 bool
 pr_store_lock_record_seq(int64 seq, PrRecordKey *rk)
 {
-	Datum		v[1];
+	Relation	rel = pr_table_open(PR_T_RECORD, RowShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found;
 	bool		isnull;
 
-	v[0] = Int64GetDatum(seq);
-	if (run(Q_LOCK_RECORD_SEQ, v, NULL, false, SPI_OK_SELECT) == 0)
-		return false;
-	rk->amount = DatumGetInt64(col(1, &isnull));
-	rk->livemode = DatumGetBool(col(2, &isnull));
-	strlcpy(rk->currency, col_text(3), sizeof(rk->currency));
-	return true;
+	found = lock_record_row(rel, "payment_record_seq_key", Int64GetDatum(seq), F_INT8EQ, -1,
+							slot);
+	if (found)
+	{
+		rk->amount = DatumGetInt64(slot_getattr(slot, PR_REC_AMOUNT + 1, &isnull));
+		rk->livemode = DatumGetBool(slot_getattr(slot, PR_REC_LIVEMODE + 1, &isnull));
+		strlcpy(rk->currency, slot_text(slot, PR_REC_CURRENCY), sizeof(rk->currency));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
 }
 
 /*

@@ -258,6 +258,17 @@ check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
 }
 
 /*
+ * An amount the API accepts in this currency: positive, at most the
+ * currency's maximum, and for three-decimal currencies a multiple of 10.
+ */
+static bool
+amount_in_range(int64 amount, const char *currency)
+{
+	return amount > 0 && amount <= pr_currency_max_value(currency) &&
+		(pr_currency_exponent(currency) != 3 || amount % 10 == 0);
+}
+
+/*
  * Only the extension's owner -- the role its SECURITY DEFINER functions
  * run as -- may write this table (a superuser has that role's rights).
  * For the tables a writer must never touch directly: the stored answers
@@ -310,7 +321,6 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 	check_text(td, tup, "refund_reference", PR_MAX_STRING);
 	check_object(td, tup, "metadata", true);
 
-	spi_begin();
 	/* serialize with every other writer of this record */
 	if (!pr_store_lock_record_seq(record_seq, &rk))
 		ereport(ERROR,
@@ -320,7 +330,7 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 	if (DatumGetBool(getcol_nn(td, tup, "livemode")) != rk.livemode)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refund livemode does not match its payment record");
-	if (amount <= 0 || amount > pr_currency_max_value(rk.currency))
+	if (!amount_in_range(amount, rk.currency))
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refund amount " INT64_FORMAT " is out of range for currency \"%s\"",
 				  amount, rk.currency);
@@ -346,7 +356,6 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refunds of a payment record would total " INT64_FORMAT ", more than its guaranteed amount " INT64_FORMAT,
 				  total, rk.amount);
-	spi_end();
 	return PointerGetDatum(NULL);
 }
 
@@ -434,7 +443,6 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 
 		if (attempt < 1)
 			row_error(td, ERRCODE_CHECK_VIOLATION, "payment attempt numbers start at 1");
-		spi_begin();
 		if (!pr_store_lock_record_seq(record_seq, &rk))
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -456,7 +464,6 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 						 errhint("A new attempt can only follow a failed or canceled one."),
 						 errtable(td->tg_relation)));
 		}
-		spi_end();
 	}
 	else
 	{
@@ -525,7 +532,7 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 		if (pr_currency_exponent(currency) < 0)
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "payment record currency \"%s\" is not supported", currency);
-		if (amount <= 0 || amount > pr_currency_max_value(currency))
+		if (!amount_in_range(amount, currency))
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "payment record amount " INT64_FORMAT " is out of range for currency \"%s\"",
 					  amount, currency);
