@@ -95,6 +95,18 @@ SELECT pg_temp.try(format($q$UPDATE payment_records.payment_attempt_record
     SET description = repeat('x', 5001) WHERE record_seq = %s$q$, :seq)) AS long_description;
 SELECT pg_temp.try(format($q$UPDATE payment_records.payment_attempt_record
     SET guaranteed_at = '-infinity' WHERE record_seq = %s$q$, :seq)) AS outcome_time;
+-- what no API call changes after the report cannot be changed directly
+SELECT pg_temp.try(format($q$UPDATE payment_records.payment_attempt_record
+    SET payment_method_details = '{"payment_method": "pm_evil"}' WHERE record_seq = %s$q$, :seq)) AS payment_method;
+SELECT pg_temp.try(format($q$UPDATE payment_records.payment_attempt_record
+    SET customer_presence = 'off_session' WHERE record_seq = %s$q$, :seq)) AS presence_change;
+-- a record from the future would lead every list forever
+SELECT pg_temp.try($q$INSERT INTO payment_records.payment_record (id, livemode, currency, created, amount)
+    VALUES ('pr_000000000000000000000001', false, 'usd', '294276-01-01', 100)$q$) AS future_created;
+-- a test-mode writer cannot write live-mode rows
+SELECT pg_temp.try($q$INSERT INTO payment_records.payment_record (id, livemode, currency, created, amount)
+    VALUES ('pr_000000000000000000000001', true, 'usd', now(), 100)$q$) AS live_row;
+SELECT pg_temp.try($q$SET payment_records.notify_events = on$q$) AS writer_notify;
 RESET ROLE;
 
 --
@@ -159,6 +171,16 @@ SET payment_records.livemode = on;
 SET ROLE regress_atk_live;
 SET ROLE payment_records_live;
 SELECT current_user;
+-- a keyed call through request() by a writer: its business error comes
+-- back as a body, is stored under the key (as the extension's owner), and
+-- replays
+SELECT status, body -> 'error' ->> 'code' AS code FROM payment_records.request('POST',
+    '/v1/payment_records/pr_AAAAAAAAAAAAAAAAAAAAAAAB/report_refund',
+    '{"outcome": "refunded", "processor_details": {"type": "custom"}}', 'atk-writer-404');
+SELECT status, body -> 'error' ->> 'code' AS code FROM payment_records.request('POST',
+    '/v1/payment_records/pr_AAAAAAAAAAAAAAAAAAAAAAAB/report_refund',
+    '{"outcome": "refunded", "processor_details": {"type": "custom"}}', 'atk-writer-404');
+SELECT error ->> 'sqlstate' AS stored FROM payment_records.idempotency_key WHERE key = 'atk-writer-404';
 \setenv PGPASSWORD :regress_su_password
 \c - :regress_su
 CREATE FUNCTION pg_temp.try(call text) RETURNS text LANGUAGE plpgsql AS $$
@@ -318,6 +340,44 @@ SELECT n.nspowner::regrole AS schema_owner FROM pg_namespace n WHERE n.nspname =
 \c :regress_db
 DROP DATABASE regress_atk_squat;
 DROP ROLE regress_atk_squatter;
+
+--
+-- 14. Retention, keys and commits.
+--
+-- a retention beyond 24.8 days must not wrap (it did: 30 days expired
+-- every key at once, and the retry executed again)
+SET payment_records.idempotency_retention = '30d';
+SELECT payment_records.report_payment(:'pay', 'atk-30d') ->> 'id' = payment_records.report_payment(:'pay', 'atk-30d') ->> 'id' AS same_answer_30d;
+SET payment_records.idempotency_retention = '24000d';
+SELECT payment_records.report_payment(:'pay', 'atk-30d') ->> 'id' = payment_records.report_payment(:'pay', 'atk-30d') ->> 'id' AS same_answer_24000d;
+RESET payment_records.idempotency_retention;
+-- an error raised inside (a constraint's, not the API's own) is not
+-- stored under the key: once the cause is gone, the retry executes
+SELECT last_value AS seq_now FROM payment_records.payment_record_seq_seq \gset
+SELECT setval('payment_records.payment_record_seq_seq', max(seq) - 1) > 0 AS rewound FROM payment_records.payment_record;
+SELECT status, body -> 'error' ->> 'message' AS message
+FROM payment_records.request('POST', '/v1/payment_records/report_payment', :'pay', 'atk-internal');
+SELECT setval('payment_records.payment_record_seq_seq', :seq_now) > 0 AS restored;
+SELECT status FROM payment_records.request('POST', '/v1/payment_records/report_payment', :'pay', 'atk-internal');
+-- a keyed write through a SECURITY DEFINER function of a writer's, by a
+-- role that cannot read the schema: the commit-time checks do not need
+-- the committing role's privileges
+CREATE ROLE regress_atk_plain;
+CREATE FUNCTION regress_atk_wrapped(k text) RETURNS text SECURITY DEFINER
+    SET search_path = pg_catalog LANGUAGE sql
+    AS $$ SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 79}, "initiated_at": 1, "payment_method_details": {"payment_method": "pm_k"}}', k) ->> 'object' $$;
+ALTER FUNCTION regress_atk_wrapped(text) OWNER TO regress_atk_writer;
+SET ROLE regress_atk_plain;
+SELECT regress_atk_wrapped('atk-wrapped');
+RESET ROLE;
+DROP FUNCTION regress_atk_wrapped(text);
+DROP ROLE regress_atk_plain;
+-- dropping a language with CASCADE does not take the extension with it:
+-- it depends on none
+BEGIN;
+DROP EXTENSION plpgsql CASCADE;
+SELECT count(*) AS extension_survives FROM pg_extension WHERE extname = 'payment_records';
+ROLLBACK;
 
 --
 -- 13. A placeholder set before the module is loaded cannot shorten the

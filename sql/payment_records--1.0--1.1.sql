@@ -31,6 +31,67 @@ END
 $guard$;
 
 --
+-- 1.1's triggers check every new row; rows written under 1.0 are checked
+-- here, once: a table written directly under 1.0 (by a role with
+-- pg_write_all_data, say) may hold what 1.1 would refuse, and the update
+-- must not carry it into a version that promises it cannot exist.
+--
+DO $verify$
+DECLARE
+    bad text := '';
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.payment_record r
+    WHERE r.id !~ '^pr_[0-9A-Za-z]{24}$' OR NOT pg_catalog.isfinite(r.created)
+       OR r.amount OPERATOR(pg_catalog.<=) 0 OR r.amount OPERATOR(pg_catalog.>) 999999999999
+       OR NOT EXISTS (SELECT 1 FROM @extschema@.payment_attempt_record a
+                      WHERE a.record_seq OPERATOR(pg_catalog.=) r.seq
+                        AND a.attempt OPERATOR(pg_catalog.=) 1);
+    IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s payment records;', n); END IF;
+
+    SELECT count(*) INTO n FROM @extschema@.payment_attempt_record a
+    WHERE a.id !~ '^par_[0-9A-Za-z]{24}$' OR NOT pg_catalog.isfinite(a.created)
+       OR a.status <> ALL (ARRAY['pending', 'guaranteed', 'failed', 'canceled']);
+    IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s payment attempts;', n); END IF;
+
+    -- running totals in numeric: no wrapping here
+    SELECT count(*) INTO n FROM (
+        SELECT f.amount, f.refunded_total, p.amount AS record_amount,
+               sum(f.amount::numeric) OVER (PARTITION BY f.record_seq ORDER BY f.refund_no) AS running,
+               f.refund_no, pg_catalog.row_number() OVER (PARTITION BY f.record_seq ORDER BY f.refund_no) AS k,
+               f.livemode, p.livemode AS record_livemode
+        FROM @extschema@.refund f JOIN @extschema@.payment_record p ON p.seq OPERATOR(pg_catalog.=) f.record_seq) x
+    WHERE x.amount OPERATOR(pg_catalog.<=) 0 OR x.refunded_total::numeric <> x.running
+       OR x.running OPERATOR(pg_catalog.>) x.record_amount OR x.refund_no <> x.k
+       OR x.livemode <> x.record_livemode;
+    IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s refunds;', n); END IF;
+
+    SELECT count(*) INTO n FROM @extschema@.idempotency_key k
+    WHERE NOT pg_catalog.isfinite(k.created) OR pg_catalog.length(k.request_hash) <> 32
+       OR (k.response IS NOT NULL AND NOT EXISTS (
+              SELECT 1 FROM @extschema@.payment_record r
+              WHERE r.id OPERATOR(pg_catalog.=) (k.response OPERATOR(pg_catalog.->>) 'id')
+                AND r.livemode OPERATOR(pg_catalog.=) k.livemode));
+    IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s idempotency keys;', n); END IF;
+
+    SELECT count(*) INTO n FROM @extschema@.event e
+    WHERE NOT pg_catalog.isfinite(e.created) OR pg_catalog.jsonb_typeof(e.object) <> 'object'
+       OR e.type <> ALL (ARRAY['payment_record.reported', 'payment_record.updated',
+                               'payment_record.refunded', 'payment_attempt_record.reported',
+                               'payment_attempt_record.guaranteed', 'payment_attempt_record.failed',
+                               'payment_attempt_record.canceled']);
+    IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s events;', n); END IF;
+
+    IF bad <> '' THEN
+        RAISE EXCEPTION 'payment_records holds rows that version 1.1 refuses:%', bad
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'They were written directly into the tables under 1.0 and break its invariants or the form of what the API returns.',
+                  HINT = 'Inspect them (each query of this check is in payment_records--1.0--1.1.sql), repair or remove them as a superuser, then update again.';
+    END IF;
+END
+$verify$;
+
+--
 -- Live mode is bound to the caller (SPEC 5, 1.1): members of this role act
 -- in live mode, everyone else in test mode.  Whoever administers the role
 -- decides; a caller cannot change its own mode.
@@ -125,40 +186,16 @@ CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
 ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
 
 --
--- Retention: the purge reads the retention as the module validated it.
+-- Retention: the purge reads the retention as the module validated it,
+-- never as text from current_setting().
 --
-CREATE FUNCTION @extschema@.idempotency_expiry() RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'payment_records_idempotency_expiry'
-    LANGUAGE C STABLE PARALLEL SAFE;
-
+-- now in C: the extension then depends on no procedural language, which a
+-- DROP EXTENSION plpgsql CASCADE would otherwise take it away with
 CREATE OR REPLACE FUNCTION @extschema@.purge_idempotency_keys(batch_size integer DEFAULT 1000)
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $purge$
-DECLARE
-    cutoff timestamptz := @extschema@.idempotency_expiry();
-    deleted bigint;
-    total bigint := 0;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    LOOP
-        DELETE FROM @extschema@.idempotency_key k
-        WHERE k.ctid = ANY (ARRAY(
-            SELECT i.ctid FROM @extschema@.idempotency_key i
-            WHERE i.created OPERATOR(pg_catalog.<) cutoff
-            ORDER BY i.created LIMIT batch_size
-            FOR UPDATE SKIP LOCKED));
-        GET DIAGNOSTICS deleted = ROW_COUNT;
-        total := total + deleted;
-        EXIT WHEN deleted < batch_size;
-    END LOOP;
-    RETURN total;
-END
-$purge$;
+    AS 'MODULE_PATHNAME', 'payment_records_purge_idempotency_keys'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 
 -- reference_digest() stays executable by PUBLIC: the unique index's
 -- expression runs as whoever inserts a refund, and it only hashes
@@ -167,6 +204,5 @@ REVOKE ALL ON FUNCTION
     @extschema@.idempotency_key_check(),
     @extschema@.idempotency_key_record_check(),
     @extschema@.event_check(),
-    @extschema@.guard_drop(),
-    @extschema@.idempotency_expiry()
+    @extschema@.guard_drop()
     FROM PUBLIC;

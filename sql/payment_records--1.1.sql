@@ -567,40 +567,16 @@ CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
 ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
 
 --
--- Retention: the purge reads the retention as the module validated it.
+-- Retention: the purge reads the retention as the module validated it,
+-- never as text from current_setting().
 --
-CREATE FUNCTION @extschema@.idempotency_expiry() RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'payment_records_idempotency_expiry'
-    LANGUAGE C STABLE PARALLEL SAFE;
-
+-- now in C: the extension then depends on no procedural language, which a
+-- DROP EXTENSION plpgsql CASCADE would otherwise take it away with
 CREATE OR REPLACE FUNCTION @extschema@.purge_idempotency_keys(batch_size integer DEFAULT 1000)
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $purge$
-DECLARE
-    cutoff timestamptz := @extschema@.idempotency_expiry();
-    deleted bigint;
-    total bigint := 0;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    LOOP
-        DELETE FROM @extschema@.idempotency_key k
-        WHERE k.ctid = ANY (ARRAY(
-            SELECT i.ctid FROM @extschema@.idempotency_key i
-            WHERE i.created OPERATOR(pg_catalog.<) cutoff
-            ORDER BY i.created LIMIT batch_size
-            FOR UPDATE SKIP LOCKED));
-        GET DIAGNOSTICS deleted = ROW_COUNT;
-        total := total + deleted;
-        EXIT WHEN deleted < batch_size;
-    END LOOP;
-    RETURN total;
-END
-$purge$;
+    AS 'MODULE_PATHNAME', 'payment_records_purge_idempotency_keys'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 
 -- reference_digest() stays executable by PUBLIC: the unique index's
 -- expression runs as whoever inserts a refund, and it only hashes
@@ -609,6 +585,5 @@ REVOKE ALL ON FUNCTION
     @extschema@.idempotency_key_check(),
     @extschema@.idempotency_key_record_check(),
     @extschema@.event_check(),
-    @extschema@.guard_drop(),
-    @extschema@.idempotency_expiry()
+    @extschema@.guard_drop()
     FROM PUBLIC;

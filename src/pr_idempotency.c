@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "pr_catalog.h"
 #include "pr_errors.h"
 #include "pr_idempotency.h"
 #include "pr_json.h"
@@ -98,8 +99,7 @@ pr_idem_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
 		return NULL;
 
 	/* expired: forget it and execute as new */
-	if (TimestampDifferenceExceeds(stored.created, GetCurrentTimestamp(),
-								   pr_idempotency_retention * 1000))
+	if (stored.created < pr_idempotency_expiry())
 	{
 		pr_store_idem_delete(idem->livemode, idem->key);
 		return NULL;
@@ -125,36 +125,76 @@ pr_idem_finish(PrIdem *idem, Jsonb *response)
 						  response, NULL);
 }
 
-/* business errors, the ones a retry must see again */
+/*
+ * Business errors, the ones a retry must see again: those the API raised
+ * itself about the request and the state it found.  An error raised by a
+ * constraint or a trigger (it names a table or a constraint) says that
+ * something went wrong inside, not what the request deserves, so a retry
+ * must execute again rather than replay it.
+ */
 static bool
-is_stored_error(int sqlerrcode)
+is_stored_error(ErrorData *edata)
 {
-	return sqlerrcode == ERRCODE_NO_DATA_FOUND ||
-		sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
-		sqlerrcode == ERRCODE_CHECK_VIOLATION ||
-		sqlerrcode == ERRCODE_UNIQUE_VIOLATION;
+	return (edata->sqlerrcode == ERRCODE_NO_DATA_FOUND ||
+			edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ||
+			edata->sqlerrcode == ERRCODE_CHECK_VIOLATION ||
+			edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION) &&
+		edata->table_name == NULL && edata->constraint_name == NULL;
 }
 
+static void store_error(PrIdem *idem, const char *endpoint, ErrorData *edata);
+
+/*
+ * For request(): store a failed call's business error under its key (see
+ * pr_idempotency.h).
+ */
 void
 pr_idem_store_error(const char *endpoint, const char *id, Jsonb *params,
 					const char *key, ErrorData *edata)
 {
 	PrIdem		idem;
-	PrStoredKey stored;
-	PrJson		j;
+	Oid			save_userid;
+	int			save_sec;
 
-	if (key == NULL || !is_stored_error(edata->sqlerrcode))
+	if (key == NULL || !is_stored_error(edata))
 		return;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	memset(&idem, 0, sizeof(idem));
 	idem.livemode = pr_caller_livemode();
 	idem.key = pstrdup(key);
 	idem.endpoint = endpoint;
 	hash_request(&idem, id, params);
-	claim_key(&idem);
-	if (!pr_store_idem_get(idem.livemode, idem.key, &stored))
+
+	/*
+	 * request() is not SECURITY DEFINER: store the error as the extension's
+	 * owner, as the write function itself would have stored its answer (the
+	 * table is the extension's alone; callers cannot write it), switching
+	 * the user as a SECURITY DEFINER call does.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(pr_ext_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		store_error(&idem, endpoint, edata);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+/* Store a business error under a key not yet used (as the owner). */
+static void
+store_error(PrIdem *idem, const char *endpoint, ErrorData *edata)
+{
+	PrStoredKey stored;
+	PrJson		j;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	claim_key(idem);
+	if (!pr_store_idem_get(idem->livemode, idem->key, &stored))
 	{
 		pj_init(&j);
 		pj_begin_object(&j);
@@ -173,26 +213,43 @@ pr_idem_store_error(const char *endpoint, const char *id, Jsonb *params,
 			pj_string(&j, edata->detail);
 		}
 		pj_end_object(&j);
-		pr_store_idem_put(idem.livemode, idem.key, endpoint, idem.hash, NULL,
+		pr_store_idem_put(idem->livemode, idem->key, endpoint, idem->hash, NULL,
 						  pj_finish(&j));
 	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }
 
-PG_FUNCTION_INFO_V1(payment_records_idempotency_expiry);
+PG_FUNCTION_INFO_V1(payment_records_purge_idempotency_keys);
 
 /*
- * idempotency_expiry() -> timestamptz: keys created before this have
- * expired (now minus payment_records.idempotency_retention).  The purge
- * reads the retention here, as this module validated it, never as text
- * from current_setting(), which would take a placeholder set before the
- * module was loaded.
+ * purge_idempotency_keys(batch_size integer DEFAULT 1000) -> bigint:
+ * delete the expired keys, batch_size rows per statement (no statement
+ * holds many row locks or runs long; keys a concurrent call holds are
+ * skipped), and return how many.  In C, so that the extension depends on
+ * no procedural language that a DROP ... CASCADE could take with it.
  */
 Datum
-payment_records_idempotency_expiry(PG_FUNCTION_ARGS)
+payment_records_purge_idempotency_keys(PG_FUNCTION_ARGS)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int32		batch;
+	TimestampTz cutoff = pr_idempotency_expiry();
+	int64		total = 0;
+	int64		n;
 
-	PG_RETURN_TIMESTAMPTZ(now - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC);
+	if (PG_ARGISNULL(0) || PG_GETARG_INT32(0) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1")));
+	batch = PG_GETARG_INT32(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	do
+	{
+		n = pr_store_purge_keys(cutoff, batch);
+		total += n;
+	} while (n == batch);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	PG_RETURN_INT64(total);
 }

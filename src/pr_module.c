@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "pr_catalog.h"
 #include "pr_module.h"
@@ -37,7 +38,7 @@ _PG_init(void)
 							 "Events are always written.  NOTIFY makes PostgreSQL commit notifying transactions one at a time, and a transaction that has notified cannot be prepared (two-phase commit).",
 							 &pr_notify_events,
 							 false,
-							 PGC_USERSET,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 
@@ -79,4 +80,15 @@ pr_caller_livemode(void)
 	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
 
 	return OidIsValid(live) && is_member_of_role_nosuper(GetOuterUserId(), live);
+}
+
+/*
+ * Idempotency keys created before this have expired: now minus
+ * payment_records.idempotency_retention, in 64-bit microseconds (the
+ * retention may be up to 68 years).
+ */
+TimestampTz
+pr_idempotency_expiry(void)
+{
+	return GetCurrentTimestamp() - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC;
 }

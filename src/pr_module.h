@@ -20,6 +20,9 @@ extern int	pr_idempotency_retention;
 /* payment_records.allow_drop: DROP EXTENSION allowed with data in it */
 extern bool pr_allow_drop;
 
+/* Idempotency keys created before this have expired. */
+extern TimestampTz pr_idempotency_expiry(void);
+
 /* The caller's mode: true for live (see pr_module.c). */
 extern bool pr_caller_livemode(void);
 

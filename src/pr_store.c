@@ -80,6 +80,7 @@ typedef enum PrQuery
 	Q_IDEM_PUT,
 	Q_IDEM_DELETE,
 	Q_HAS_RECORDS,
+	Q_PURGE_KEYS,
 	Q_COUNT
 } PrQuery;
 
@@ -173,6 +174,13 @@ static const PrQueryDef query_defs[Q_COUNT] = {
 	[Q_IDEM_DELETE] = {
 		"DELETE FROM " S "idempotency_key WHERE livemode" EQ "$1 AND key" EQ "$2",
 		2, {BOOLOID, TEXTOID}
+	},
+	/* a batch of expired keys, skipping those a concurrent call holds */
+	[Q_PURGE_KEYS] = {
+		"DELETE FROM " S "idempotency_key k WHERE k.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+		" SELECT i.ctid FROM " S "idempotency_key i WHERE i.created OPERATOR(pg_catalog.<) $1"
+		" ORDER BY i.created LIMIT $2 FOR UPDATE SKIP LOCKED))",
+		2, {TIMESTAMPTZOID, INT4OID}
 	},
 	[Q_HAS_RECORDS] = {
 		"SELECT 1 FROM " S "payment_record LIMIT 1",
@@ -403,12 +411,12 @@ static char *slot_text(TupleTableSlot *slot, int att);
  * SQL statement: every refund and state change takes this lock, some of
  * them twice (the API, then the trigger), and a statement costs more than
  * the rest of the check.  want_live: -1 any mode, else the mode the row
- * must have (checked before locking).  Returns false if there is no such
- * row; the slot then holds the locked row.
+ * must have (checked before locking).  lock false: only find the row.
+ * Returns false if there is no such row; the slot then holds the row.
  */
 static bool
 lock_record_row(Relation rel, const char *index, Datum key, Oid eqproc, int want_live,
-				TupleTableSlot *slot)
+				bool lock, TupleTableSlot *slot)
 {
 	Relation	idx = index_open(pr_relid(index), AccessShareLock);
 	ScanKeyData skey;
@@ -430,7 +438,7 @@ lock_record_row(Relation rel, const char *index, Datum key, Oid eqproc, int want
 	if (found && want_live >= 0 &&
 		DatumGetBool(slot_getattr(slot, PR_REC_LIVEMODE + 1, &isnull)) != (want_live == 1))
 		found = false;
-	if (found &&
+	if (found && lock &&
 		!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(
 			slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull))))
 	{
@@ -476,7 +484,7 @@ pr_store_lock_record(const char *id, bool livemode, PrRecord *rec)
 	bool		isnull;
 
 	found = lock_record_row(rel, "payment_record_pkey", CStringGetTextDatum(id), F_TEXTEQ,
-							livemode ? 1 : 0, slot);
+							livemode ? 1 : 0, true, slot);
 	if (found)
 	{
 		copy_id(rec->id, id);
@@ -695,11 +703,11 @@ pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata)
 }
 
 /*
- * For the triggers: lock a record row (FOR NO KEY UPDATE) by its internal
- * key and read what refund and attempt checks need.
+ * For the triggers: read what refund and attempt checks need of a record,
+ * by its internal key, locking it (FOR NO KEY UPDATE) if lock is true.
  */
 bool
-pr_store_lock_record_seq(int64 seq, PrRecordKey *rk)
+pr_store_record_key(int64 seq, bool lock, PrRecordKey *rk)
 {
 	Relation	rel = pr_table_open(PR_T_RECORD, RowShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -707,7 +715,7 @@ pr_store_lock_record_seq(int64 seq, PrRecordKey *rk)
 	bool		isnull;
 
 	found = lock_record_row(rel, "payment_record_seq_key", Int64GetDatum(seq), F_INT8EQ, -1,
-							slot);
+							lock, slot);
 	if (found)
 	{
 		rk->amount = DatumGetInt64(slot_getattr(slot, PR_REC_AMOUNT + 1, &isnull));
@@ -770,21 +778,48 @@ pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total)
 	return found;
 }
 
-/* Does a record of this id exist in this mode (latest snapshot)? */
+/*
+ * For the triggers: does a record of this id exist in this mode?  An
+ * index probe under the latest snapshot, with no privilege check: a
+ * deferred trigger runs as whoever commits, who may not read the table.
+ */
 bool
 pr_store_record_exists(const char *id, bool livemode)
 {
-	Datum		v[2];
+	Relation	rel = pr_table_open(PR_T_RECORD, AccessShareLock);
+	Relation	idx = index_open(pr_relid("payment_record_pkey"), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	ScanKeyData key;
+	Snapshot	snap;
+	IndexScanDesc scan;
 	bool		found;
+	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	v[0] = CStringGetTextDatum(id);
-	v[1] = BoolGetDatum(livemode);
-	found = run(Q_RECORD_CURSOR, v, NULL, true, SPI_OK_SELECT) > 0;
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(id));
+	key.sk_collation = C_COLLATION_OID;
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(rel, idx, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot) &&
+		DatumGetBool(slot_getattr(slot, PR_REC_LIVEMODE + 1, &isnull)) == livemode;
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* Delete up to batch keys created before cutoff; returns how many. */
+int64
+pr_store_purge_keys(TimestampTz cutoff, int32 batch)
+{
+	Datum		v[2];
+
+	v[0] = TimestampTzGetDatum(cutoff);
+	v[1] = Int32GetDatum(batch);
+	return (int64) run(Q_PURGE_KEYS, v, NULL, false, SPI_OK_DELETE);
 }
 
 /* Is there any payment record at all? */

@@ -104,6 +104,7 @@ extern bool pr_store_idem_get(bool livemode, const char *key, PrStoredKey *out);
 extern void pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
 							  const uint8 *hash, Jsonb *response, Jsonb *error);
 extern void pr_store_idem_delete(bool livemode, const char *key);
+extern int64 pr_store_purge_keys(TimestampTz cutoff, int32 batch);
 extern int64 pr_store_event_insert(const char *type, bool livemode, Jsonb *object);
 
 /* An attempt's status. */
@@ -134,7 +135,7 @@ typedef struct PrAttemptState
 } PrAttemptState;
 
 /* for the triggers (inside SPI) */
-extern bool pr_store_lock_record_seq(int64 seq, PrRecordKey *rk);
+extern bool pr_store_record_key(int64 seq, bool lock, PrRecordKey *rk);
 extern bool pr_store_attempt_state(int64 record_seq, int32 n, PrAttemptState *out);
 extern bool pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total);
 extern bool pr_store_record_exists(const char *id, bool livemode);

@@ -286,6 +286,36 @@ require_owner(TriggerData *td)
 }
 
 /*
+ * A row written directly, not by the extension's own functions (which run
+ * as its owner and take the mode from their caller), must be in the
+ * writer's own mode: a test-mode role cannot create or change live-mode
+ * objects, nor the reverse.
+ */
+static void
+check_mode(TriggerData *td, bool livemode)
+{
+	if (!has_privs_of_role(GetUserId(), pr_ext_owner()) && livemode != pr_caller_livemode())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg(livemode ? "a test-mode role cannot write live-mode rows" :
+						"a live-mode role cannot write test-mode rows"),
+				 errtable(td->tg_relation)));
+}
+
+/*
+ * A creation time: finite, and not in the future (a day of clock skew
+ * allowed), where lists would keep it first forever.
+ */
+static void
+check_created(TriggerData *td, HeapTuple tup)
+{
+	check_time(td, tup, "created", true);
+	if (DatumGetTimestampTz(getcol_nn(td, tup, "created")) >
+		GetCurrentTransactionStartTimestamp() + USECS_PER_DAY)
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"created\" must not be in the future");
+}
+
+/*
  * refund: append-only; each new row extends its record's chain and keeps
  * the running total within the guaranteed amount of a guaranteed record.
  */
@@ -315,14 +345,14 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 	refund_no = DatumGetInt32(getcol_nn(td, tup, "refund_no"));
 	amount = DatumGetInt64(getcol_nn(td, tup, "amount"));
 	total = DatumGetInt64(getcol_nn(td, tup, "refunded_total"));
-	check_time(td, tup, "created", true);
+	check_created(td, tup);
 	check_time(td, tup, "initiated_at", false);
 	check_time(td, tup, "refunded_at", false);
 	check_text(td, tup, "refund_reference", PR_MAX_STRING);
 	check_object(td, tup, "metadata", true);
 
 	/* serialize with every other writer of this record */
-	if (!pr_store_lock_record_seq(record_seq, &rk))
+	if (!pr_store_record_key(record_seq, true, &rk))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("refund refers to a payment record that does not exist"),
@@ -330,6 +360,7 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 	if (DatumGetBool(getcol_nn(td, tup, "livemode")) != rk.livemode)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refund livemode does not match its payment record");
+	check_mode(td, rk.livemode);
 	if (!amount_in_range(amount, rk.currency))
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refund amount " INT64_FORMAT " is out of range for currency \"%s\"",
@@ -394,7 +425,7 @@ check_attempt_row(TriggerData *td, HeapTuple tup)
 		check_time(td, tup, outcome_col[s], false);
 	}
 	check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "par_");
-	check_time(td, tup, "created", true);
+	check_created(td, tup);
 	check_time(td, tup, "initiated_at", true);
 	presence = getcol_text(td, tup, "customer_presence");
 	if (presence != NULL && strcmp(presence, "on_session") != 0 &&
@@ -443,11 +474,12 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 
 		if (attempt < 1)
 			row_error(td, ERRCODE_CHECK_VIOLATION, "payment attempt numbers start at 1");
-		if (!pr_store_lock_record_seq(record_seq, &rk))
+		if (!pr_store_record_key(record_seq, true, &rk))
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 					 errmsg("payment attempt refers to a payment record that does not exist"),
 					 errtable(td->tg_relation)));
+		check_mode(td, rk.livemode);
 		if (attempt > 1)
 		{
 			if (!pr_store_attempt_state(record_seq, attempt - 1, &prev))
@@ -467,13 +499,19 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		/* what no API call ever changes once an attempt is reported */
 		static const char *const fixed[] = {
 			"id", "record_seq", "attempt", "created", "initiated_at",
+			"customer_presence", "payment_method_details", "processor_details",
 		};
 		PrStatus	old_status =
 			pr_status_from_text(TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, "status")));
+		PrRecordKey rk;
 
 		check_fixed(td, fixed, lengthof(fixed), "payment attempt record");
+		if (!has_privs_of_role(GetUserId(), pr_ext_owner()) &&
+			pr_store_record_key(DatumGetInt64(getcol_nn(td, tup, "record_seq")), false, &rk))
+			check_mode(td, rk.livemode);
 		if (old_status != status)
 		{
 			if (old_status != PR_STATUS_PENDING)
@@ -520,7 +558,10 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 				 errmsg("payment records cannot be deleted"),
 				 errtable(td->tg_relation)));
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
 		check_fixed(td, fixed, lengthof(fixed), "payment record");
+		check_mode(td, DatumGetBool(getcol_nn(td, td->tg_newtuple, "livemode")));
+	}
 	else
 	{
 		HeapTuple	tup = td->tg_trigtuple;
@@ -528,7 +569,8 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 		char	   *currency = TextDatumGetCString(getcol_nn(td, tup, "currency"));
 
 		check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "pr_");
-		check_time(td, tup, "created", true);
+		check_created(td, tup);
+		check_mode(td, DatumGetBool(getcol_nn(td, tup, "livemode")));
 		if (pr_currency_exponent(currency) < 0)
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "payment record currency \"%s\" is not supported", currency);
@@ -602,8 +644,7 @@ payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 	{
 		TimestampTz created = DatumGetTimestampTz(getcol_nn(td, td->tg_trigtuple, "created"));
 
-		if (!TimestampDifferenceExceeds(created, GetCurrentTimestamp(),
-										pr_idempotency_retention * 1000))
+		if (created >= pr_idempotency_expiry())
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("an idempotency key cannot be deleted before it expires"),
@@ -622,7 +663,7 @@ payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 	hash = DatumGetByteaPP(getcol_nn(td, tup, "request_hash"));
 	if (VARSIZE_ANY_EXHDR(hash) != 32)
 		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"request_hash\" must be 32 bytes");
-	check_time(td, tup, "created", true);
+	check_created(td, tup);
 	check_object(td, tup, "response", false);
 	check_object(td, tup, "error", false);
 	return PointerGetDatum(NULL);
@@ -701,7 +742,7 @@ payment_records_event_check(PG_FUNCTION_ARGS)
 	type = TextDatumGetCString(getcol_nn(td, tup, "type"));
 	if (!is_event_type(type))
 		row_error(td, ERRCODE_CHECK_VIOLATION, "invalid event type \"%s\"", type);
-	check_time(td, tup, "created", true);
+	check_created(td, tup);
 	check_object(td, tup, "object", false);
 	return PointerGetDatum(NULL);
 }

@@ -32,6 +32,7 @@ use Test::More;
 my $node = pr_new_node('upgrade_data', no_extension => 1);
 my $db = 'postgres';
 my $q = sub { $node->safe_psql($db, shift) };
+my ($rc, $out, $err);
 
 # The live role exists cluster-wide before 1.1 creates it (as it would on
 # a cluster where another database has 1.1): the library decides the mode.
@@ -152,10 +153,22 @@ $before{keys_test} = $q->("SET up.mode = 'test'; $replay_sql");
 $before{keys_live} = $q->("SET up.mode = 'live'; $replay_sql");
 
 # ---------------------------------------------------------------------
+# Rows written directly under 1.0 that 1.1 would refuse block the update.
+# ---------------------------------------------------------------------
+$q->(q{INSERT INTO payment_records.event (type, livemode, object, created)
+	VALUES ('junk', false, '[1]', now())});
+($rc, $out, $err) = $node->psql($db, 'ALTER EXTENSION payment_records UPDATE');
+isnt($rc, 0, 'the update is refused while the tables hold rows 1.1 refuses');
+like($err, qr/holds rows that version 1\.1 refuses: 1 events;/, '... saying which');
+is($q->("SELECT extversion FROM pg_extension WHERE extname = 'payment_records'"),
+	'1.0', '... and nothing was updated');
+$q->(q{DELETE FROM payment_records.event WHERE type = 'junk'});
+
+# ---------------------------------------------------------------------
 # A schema that is not the extension owner's alone blocks the update.
 # ---------------------------------------------------------------------
 $q->('CREATE ROLE regress_up_squatter; ALTER SCHEMA payment_records OWNER TO regress_up_squatter');
-my ($rc, $out, $err) = $node->psql($db, 'ALTER EXTENSION payment_records UPDATE');
+($rc, $out, $err) = $node->psql($db, 'ALTER EXTENSION payment_records UPDATE');
 isnt($rc, 0, 'the update is refused while another role owns the schema');
 like($err, qr/is not the payment_records extension's own.*HINT:  Make the extension's owner the schema's owner/s,
 	'... with a hint saying how to mend it');
