@@ -202,6 +202,19 @@ SET ROLE regress_atk_writer;
 SELECT pg_temp.try(format('SELECT payment_records.retrieve_payment_record(%L)', :'live_id')) AS live_object_from_writer;
 SELECT count(*) AS live_listed FROM jsonb_array_elements(payment_records.list_payment_records('{"limit": 100}') -> 'data') d
 WHERE (d ->> 'livemode')::boolean;
+-- nor in the tables and views it may read: each role sees its own mode
+SELECT (SELECT count(*) FROM payment_records.payment_record WHERE livemode) AS live_records,
+       (SELECT count(*) FROM payment_records.payment_attempt_record a
+        WHERE a.record_seq IN (SELECT seq FROM payment_records.payment_record WHERE livemode)) AS live_attempts,
+       (SELECT count(*) FROM payment_records.event WHERE livemode) AS live_events,
+       (SELECT count(*) FROM payment_records.payment_record_report WHERE livemode) AS live_in_report,
+       (SELECT count(*) > 0 FROM payment_records.payment_record_report) AS sees_own;
+RESET ROLE;
+SET ROLE regress_atk_live;
+SELECT (SELECT count(*) FROM payment_records.payment_record WHERE NOT livemode) AS test_records,
+       (SELECT count(*) FROM payment_records.payment_attempt_record) AS attempts_seen,
+       (SELECT count(*) FROM payment_records.idempotency_key WHERE NOT livemode) AS test_keys,
+       (SELECT count(*) FROM payment_records.daily_summary WHERE NOT livemode) AS test_days;
 RESET ROLE;
 
 --

@@ -567,6 +567,42 @@ CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
 ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
 
 --
+-- Each caller sees the rows of its own mode only, in the tables and the
+-- views alike: row-level security with the API's own rule.  The
+-- extension's functions run as the tables' owner, which policies do not
+-- restrict; the views run as their caller (security_invoker).
+--
+CREATE FUNCTION @extschema@.caller_livemode() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'payment_records_caller_livemode'
+    LANGUAGE C STABLE PARALLEL SAFE;
+GRANT EXECUTE ON FUNCTION @extschema@.caller_livemode() TO PUBLIC;
+
+ALTER TABLE @extschema@.payment_record ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.payment_attempt_record ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.refund ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.idempotency_key ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY caller_mode ON @extschema@.payment_record
+    USING (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode())
+    WITH CHECK (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode());
+-- an attempt is seen with its record (whose own policy applies)
+CREATE POLICY caller_mode ON @extschema@.payment_attempt_record
+    USING (EXISTS (SELECT 1 FROM @extschema@.payment_record r
+                   WHERE r.seq OPERATOR(pg_catalog.=) record_seq));
+CREATE POLICY caller_mode ON @extschema@.refund
+    USING (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode())
+    WITH CHECK (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode());
+CREATE POLICY caller_mode ON @extschema@.idempotency_key
+    USING (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode());
+CREATE POLICY caller_mode ON @extschema@.event
+    USING (livemode OPERATOR(pg_catalog.=) @extschema@.caller_livemode());
+ALTER VIEW @extschema@.payment_record_report SET (security_invoker = true);
+ALTER VIEW @extschema@.payment_attempt_report SET (security_invoker = true);
+ALTER VIEW @extschema@.refund_report SET (security_invoker = true);
+ALTER VIEW @extschema@.daily_summary SET (security_invoker = true);
+ALTER VIEW @extschema@.refundable SET (security_invoker = true);
+
+--
 -- Retention: the purge reads the retention as the module validated it,
 -- never as text from current_setting().
 --

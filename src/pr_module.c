@@ -92,3 +92,16 @@ pr_idempotency_expiry(void)
 {
 	return GetCurrentTimestamp() - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC;
 }
+
+PG_FUNCTION_INFO_V1(payment_records_caller_livemode);
+
+/*
+ * caller_livemode() -> boolean: the caller's mode, as the API decides it;
+ * the row-level security policies of the tables show each caller only
+ * the rows of its own mode.
+ */
+Datum
+payment_records_caller_livemode(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pr_caller_livemode());
+}
