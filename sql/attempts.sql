@@ -9,6 +9,16 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
 RESET client_min_messages;
 
+-- live mode is the caller's role (1.1): regress_live, a writer that is a
+-- member of payment_records_live, acts in live mode (roles are
+-- cluster-wide and other suites create it too)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
+        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
+    END IF;
+END $$;
+
 -- ids are random: <pr> and <par> in messages
 CREATE FUNCTION att_mask(t text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -296,20 +306,20 @@ SELECT att_call('retrieve_payment_attempt_record', 'par_doesnotexist');
 SELECT att_call('retrieve_payment_attempt_record', :'rt');
 SELECT att_call('retrieve_payment_attempt_record', NULL);
 -- the other mode: test-mode objects do not exist in live mode ...
-SET payment_records.livemode = on;
+SET ROLE regress_live;
 SELECT att_call('retrieve_payment_attempt_record', :'rt_par1');
 SELECT att_call('retrieve_payment_record', :'rt');
 SELECT att_call('report_payment_attempt_informational', :'rt');
 SELECT att_call('report_payment_attempt_canceled', :'rt', '{"canceled_at": 1730253480}');
-RESET payment_records.livemode;
+RESET ROLE;
 -- ... and live-mode ones not in test mode (rolled back: lists.sql counts
 -- the live-mode records)
 BEGIN;
-SET LOCAL payment_records.livemode = on;
+SET LOCAL ROLE regress_live;
 SELECT att_record('failed') AS live \gset
 SELECT payment_records.report_payment_attempt(:'live', '{"initiated_at": 1730253470}') ->> 'latest_payment_attempt_record' AS live_par \gset
 SELECT payment_records.retrieve_payment_attempt_record(:'live_par') ->> 'livemode' AS livemode;
-SET LOCAL payment_records.livemode = off;
+SET LOCAL ROLE NONE;
 SELECT att_call('retrieve_payment_attempt_record', :'live_par');
 SELECT att_call('report_payment_attempt_failed', :'live', '{"failed_at": 1730253480}');
 SELECT att_call('report_payment_attempt', :'live', '{"initiated_at": 1730253480}');
@@ -415,20 +425,20 @@ SELECT seq AS f_seq FROM payment_records.payment_record WHERE id = :'df' \gset
 \set VERBOSITY terse
 -- a second guaranteed attempt
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at, guaranteed_at)
-VALUES ('par_dml_g2', :g_seq, 2, now(), 'guaranteed', now(), now());
+VALUES ('par_dmlg20000000000000000000', :g_seq, 2, now(), 'guaranteed', now(), now());
 -- a new attempt after a pending one
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_p2', :p_seq, 2, now(), 'pending', now());
+VALUES ('par_dmlp20000000000000000000', :p_seq, 2, now(), 'pending', now());
 -- a gap, and attempt numbers below 1
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_f3', :f_seq, 3, now(), 'pending', now());
+VALUES ('par_dmlf30000000000000000000', :f_seq, 3, now(), 'pending', now());
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_f0', :f_seq, 0, now(), 'pending', now());
+VALUES ('par_dmlf00000000000000000000', :f_seq, 0, now(), 'pending', now());
 -- an unknown status, and a status without its time
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_f2', :f_seq, 2, now(), 'refunded', now());
+VALUES ('par_dmlf20000000000000000000', :f_seq, 2, now(), 'refunded', now());
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_f2', :f_seq, 2, now(), 'guaranteed', now());
+VALUES ('par_dmlf20000000000000000000', :f_seq, 2, now(), 'guaranteed', now());
 -- failed back to pending (with and without clearing failed_at)
 UPDATE payment_records.payment_attempt_record SET status = 'pending', failed_at = NULL WHERE record_seq = :f_seq;
 UPDATE payment_records.payment_attempt_record SET status = 'pending' WHERE record_seq = :f_seq;
@@ -450,7 +460,7 @@ UPDATE payment_records.payment_attempt_record SET status = 'guaranteed' WHERE re
 UPDATE payment_records.payment_attempt_record SET initiated_at = now() WHERE record_seq = :p_seq;
 UPDATE payment_records.payment_attempt_record SET created = created - interval '1 day' WHERE record_seq = :p_seq;
 UPDATE payment_records.payment_attempt_record SET attempt = 5 WHERE record_seq = :p_seq;
-UPDATE payment_records.payment_attempt_record SET id = 'par_renamed' WHERE record_seq = :p_seq;
+UPDATE payment_records.payment_attempt_record SET id = 'par_renamed00000000000000000' WHERE record_seq = :p_seq;
 -- deleting and truncating
 DELETE FROM payment_records.payment_attempt_record WHERE record_seq = :p_seq;
 DELETE FROM payment_records.payment_attempt_record WHERE record_seq = :f_seq;
@@ -466,7 +476,7 @@ WHERE record_seq = :p_seq;
 SELECT att_summary(payment_records.retrieve_payment_record(:'dp'));
 SELECT payment_records.retrieve_payment_record(:'dp') -> 'amount_canceled' AS amount_canceled;
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
-VALUES ('par_dml_p2', :p_seq, 2, now(), 'pending', now());
+VALUES ('par_dmlp20000000000000000000', :p_seq, 2, now(), 'pending', now());
 SELECT att_summary(payment_records.retrieve_payment_record(:'dp')),
        payment_records.retrieve_payment_record(:'dp') ->> 'latest_payment_attempt_record' AS latest;
 -- and the API carries on from there

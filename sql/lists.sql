@@ -12,11 +12,22 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
 RESET client_min_messages;
-SET payment_records.livemode = on;
+-- live mode is the caller's role (1.1): regress_live, a writer that is a
+-- member of payment_records_live, acts in live mode (roles are
+-- cluster-wide and other suites create it too).  The helpers below are
+-- made, and the direct writes done, by the superuser (RESET ROLE).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
+        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
+    END IF;
+END $$;
+SET ROLE regress_live;
 SELECT count(*) AS live_before FROM payment_records.payment_record WHERE livemode \gset
 SELECT :live_before <= 10 AS few_live_records_before;
 
 -- a list call: "<n> items, has_more <b>" or "SQLSTATE | param | code | message"
+RESET ROLE;
 CREATE FUNCTION lst_try(fn text, params jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -36,6 +47,7 @@ END $$;
 -- forward with starting_after, or backwards with ending_before.  Every
 -- page is kept in lst_seen; one row per page is returned.
 CREATE TEMP TABLE lst_seen (walk text, page int, pos int, id text);
+GRANT ALL ON lst_seen TO regress_live;
 CREATE FUNCTION lst_walk(walk text, fn text, params jsonb, backwards boolean DEFAULT false,
                          start text DEFAULT NULL)
 RETURNS TABLE (page int, items int, has_more boolean)
@@ -71,6 +83,7 @@ END $$;
 --       with ties, and around T0 = 1000000000 for the created filters
 --
 CREATE TEMP TABLE lst_groups (grp text, id text);
+GRANT ALL ON lst_groups TO regress_live;
 CREATE PROCEDURE lst_report(grp text, n int) LANGUAGE plpgsql AS $$
 BEGIN
     FOR i IN 1 .. n LOOP
@@ -80,6 +93,7 @@ BEGIN
         COMMIT;
     END LOOP;
 END $$;
+SET ROLE regress_live;
 INSERT INTO lst_groups SELECT 'b1', id FROM payment_records.payment_record WHERE livemode;
 CALL lst_report('b1', 50 - :live_before);
 INSERT INTO lst_groups SELECT 'a', payment_records.report_payment(
@@ -88,28 +102,34 @@ INSERT INTO lst_groups SELECT 'a', payment_records.report_payment(
 FROM generate_series(1, 100);
 CALL lst_report('b2', 50);
 
+-- (by the superuser, records and their first attempts in one transaction:
+-- a record must have its attempt 1 by COMMIT)
+RESET ROLE;
+BEGIN;
 INSERT INTO payment_records.payment_record (id, livemode, created, currency, amount)
 SELECT id, true, created, 'usd', 100 FROM (VALUES
     -- the oldest: half a second before 2000-01-01 (unix 946684799.5)
-    (0, 'pr_list_y2k', timestamptz '1999-12-31 23:59:59.5+00')
+    (0, 'pr_list00000000000000000y2k', timestamptz '1999-12-31 23:59:59.5+00')
 ) v(o, id, created)
 UNION ALL
-SELECT format('pr_list_c%s', lpad(k::text, 2, '0')), true, to_timestamp(1000000000 - 100 * k), 'usd', 100
+SELECT format('pr_list%s', lpad('c' || lpad(k::text, 2, '0'), 20, '0')), true, to_timestamp(1000000000 - 100 * k), 'usd', 100
 FROM generate_series(39, 1, -1) k
 UNION ALL
 -- four ties at T0 - 50: newest first means c44, c43, c42, c41
-SELECT format('pr_list_c%s', k), true, to_timestamp(1000000000 - 50), 'usd', 100
+SELECT format('pr_list%s', lpad('c' || k, 20, '0')), true, to_timestamp(1000000000 - 50), 'usd', 100
 FROM generate_series(41, 44) k
 UNION ALL
 SELECT id, true, to_timestamp(t), 'usd', 100 FROM (VALUES
-    ('pr_list_f1', 999999999.0), ('pr_list_f2', 1000000000.0), ('pr_list_f3', 1000000000.5),
-    ('pr_list_f4', 1000000001.0), ('pr_list_f5', 1000000001.999999), ('pr_list_f6', 1000000002.0)
+    ('pr_list000000000000000000f1', 999999999.0), ('pr_list000000000000000000f2', 1000000000.0), ('pr_list000000000000000000f3', 1000000000.5),
+    ('pr_list000000000000000000f4', 1000000001.0), ('pr_list000000000000000000f5', 1000000001.999999), ('pr_list000000000000000000f6', 1000000002.0)
 ) f(id, t);
 INSERT INTO payment_records.payment_attempt_record (id, record_seq, attempt, created, status, initiated_at)
 SELECT 'par' || substr(r.id, 3), r.seq, 1, r.created, 'pending', r.created
-FROM payment_records.payment_record r WHERE r.id LIKE 'pr\_list\_%';
-INSERT INTO lst_groups SELECT 'c', id FROM payment_records.payment_record WHERE id LIKE 'pr\_list\_%';
+FROM payment_records.payment_record r WHERE r.id LIKE 'pr\_list%';
+COMMIT;
+INSERT INTO lst_groups SELECT 'c', id FROM payment_records.payment_record WHERE id LIKE 'pr\_list%';
 ANALYZE payment_records.payment_record;
+SET ROLE regress_live;
 
 SELECT g.grp, count(*) AS records, count(DISTINCT r.created) AS distinct_created,
        bool_and(r.livemode) AS live
@@ -198,11 +218,11 @@ SELECT p AS params, lst_try('list_payment_records', p::jsonb) AS result FROM (VA
 SELECT lst_try('list_payment_records', jsonb_build_object('starting_after', :'newest', 'ending_before', :'oldest')) AS both_cursors;
 SELECT lst_try('list_payment_records', '[]') AS array_params;
 -- a test-mode record is no cursor in live mode
-RESET payment_records.livemode;
+RESET ROLE;
 SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 100},
     "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}}') ->> 'id' AS test_id \gset
 SELECT lst_try('list_payment_records', jsonb_build_object('starting_after', :'oldest')) AS live_cursor_in_test_mode;
-SET payment_records.livemode = on;
+SET ROLE regress_live;
 SELECT lst_try('list_payment_records', jsonb_build_object('starting_after', :'test_id')) AS test_cursor_after,
        lst_try('list_payment_records', jsonb_build_object('ending_before', :'test_id')) AS test_cursor_before;
 -- and test-mode records are never listed in live mode
@@ -214,6 +234,7 @@ FROM lst_seen s JOIN payment_records.payment_record r USING (id);
 -- Around T0 = 1000000000: f1 at T0-1, f2 at T0, f3 at T0+0.5 (created
 -- shows T0), f4 at T0+1, f5 at T0+1.999999 (shows T0+1), f6 at T0+2.
 --
+RESET ROLE;
 CREATE FUNCTION lst_created(params jsonb) RETURNS text
 LANGUAGE sql AS $$
     SELECT coalesce(string_agg(e ->> 'id' || ' ' || (e ->> 'created'), ', ' ORDER BY n), '(none)')
@@ -222,6 +243,7 @@ LANGUAGE sql AS $$
     LEFT JOIN LATERAL jsonb_array_elements(r -> 'data') WITH ORDINALITY d(e, n) ON true
     GROUP BY r
 $$;
+SET ROLE regress_live;
 SELECT a AS created_after, b AS created_before,
        lst_created(jsonb_strip_nulls(jsonb_build_object('created_after', a, 'created_before', b))) AS records
 FROM (VALUES (1, 1000000000, 1000000003), (2, 999999998, 1000000001), (3, 999999999, 1000000001),
@@ -232,7 +254,7 @@ ORDER BY o;
 -- half a second before 2000-01-01 is 946684799
 SELECT lst_created('{"created_after": 946684798, "created_before": 946684800}') AS y2k,
        lst_created('{"created_after": 946684799, "created_before": 946684801}') AS after_y2k;
-SELECT payment_records.retrieve_payment_record('pr_list_y2k') -> 'created' AS y2k_created;
+SELECT payment_records.retrieve_payment_record('pr_list00000000000000000y2k') -> 'created' AS y2k_created;
 -- only created_after: every record made through the API now, none of c
 SELECT count(*) AS pages, sum(items) AS records
 FROM lst_walk('after', 'list_payment_records', '{"created_after": 1000000002, "limit": 100}');
@@ -242,11 +264,11 @@ FROM lst_seen s JOIN lst_groups g USING (id) WHERE s.walk = 'after';
 SELECT * FROM lst_walk('window', 'list_payment_records', '{"created_after": 999999000, "created_before": 1000000003, "limit": 6}');
 SELECT page, string_agg(id, ' ' ORDER BY pos) AS ids FROM lst_seen WHERE walk = 'window' GROUP BY page ORDER BY page;
 SELECT * FROM lst_walk('window_back', 'list_payment_records',
-    '{"created_after": 999999000, "created_before": 1000000003, "limit": 6}', true, 'pr_list_c10');
+    '{"created_after": 999999000, "created_before": 1000000003, "limit": 6}', true, 'pr_list00000000000000000c10');
 SELECT page, string_agg(id, ' ' ORDER BY pos) AS ids FROM lst_seen WHERE walk = 'window_back' GROUP BY page ORDER BY page;
 -- a cursor outside the window still places the page
-SELECT lst_created('{"created_after": 999999000, "created_before": 1000000003, "limit": 3, "starting_after": "pr_list_f6"}') AS after_f6,
-       lst_created('{"created_before": 999999800, "limit": 2, "starting_after": "pr_list_f1"}') AS before_window;
+SELECT lst_created('{"created_after": 999999000, "created_before": 1000000003, "limit": 3, "starting_after": "pr_list000000000000000000f6"}') AS after_f6,
+       lst_created('{"created_before": 999999800, "limit": 2, "starting_after": "pr_list000000000000000000f1"}') AS before_window;
 
 --
 -- A page is an index range scan on payment_record_list_idx (never a
@@ -257,14 +279,16 @@ SELECT lst_created('{"created_after": 999999000, "created_before": 1000000003, "
 -- durations, costs and the cursor's values masked.
 --
 SELECT id AS cursor FROM lst_order WHERE pos = 120 \gset
+RESET ROLE;
 SELECT setting AS bindir FROM pg_config WHERE name = 'BINDIR' \gset
+SET ROLE regress_live;
 \setenv PR_BINDIR :bindir
 \setenv PR_DB :DBNAME
 \setenv PR_HOST :HOST
 \setenv PR_PORT :PORT
 \setenv PR_USER :USER
 \setenv PR_CURSOR :cursor
-\! "$PR_BINDIR/psql" -X -q -o /dev/null -h "$PR_HOST" -p "$PR_PORT" -U "$PR_USER" -d "$PR_DB" -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" -c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_level = notice" -c "SET auto_explain.log_timing = off" -c "SET auto_explain.log_analyze = off" -c "SET payment_records.livemode = on" -c "SELECT payment_records.list_payment_records(jsonb_build_object('starting_after', '$PR_CURSOR', 'limit', 5))" 2>&1 | awk 'BEGIN { RS = "NOTICE:  " } /ORDER BY created DESC, seq DESC LIMIT/ { printf "NOTICE:  %s", $0 }' | sed -E -e 's/duration: [0-9.]+ ms/duration: <ms>/' -e 's/ +\(cost=[^)]*\)//' -e "s/'[^']*[0-9][^']*'::timestamp with time zone/'<created>'::timestamp with time zone/g" -e "s/'[0-9]+'::bigint/'<seq>'::bigint/g"
+\! "$PR_BINDIR/psql" -X -q -o /dev/null -h "$PR_HOST" -p "$PR_PORT" -U "$PR_USER" -d "$PR_DB" -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" -c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_level = notice" -c "SET auto_explain.log_timing = off" -c "SET auto_explain.log_analyze = off" -c "SET ROLE regress_live" -c "SELECT payment_records.list_payment_records(jsonb_build_object('starting_after', '$PR_CURSOR', 'limit', 5))" 2>&1 | awk 'BEGIN { RS = "NOTICE:  " } /ORDER BY created DESC, seq DESC LIMIT/ { printf "NOTICE:  %s", $0 }' | sed -E -e 's/duration: [0-9.]+ ms/duration: <ms>/' -e 's/ +\(cost=[^)]*\)//' -e "s/'[^']*[0-9][^']*'::timestamp with time zone/'<created>'::timestamp with time zone/g" -e "s/'[0-9]+'::bigint/'<seq>'::bigint/g"
 -- In this session (its plans cached by now): one page after a cursor is
 -- one scan of the list index
 BEGIN;
@@ -273,7 +297,10 @@ SELECT jsonb_array_length(payment_records.list_payment_records(
     jsonb_build_object('starting_after', :'cursor', 'limit', 5)) -> 'data') AS items;
 SELECT pg_stat_get_xact_numscans('payment_records.payment_record_list_idx'::regclass) - :idx_before AS list_idx_scans;
 COMMIT;
--- the same keyset query as a generic plan
+-- the same keyset query as a generic plan (as the superuser, who is, like
+-- the extension's owner that runs it in list_payment_records, exempt from
+-- the tables' row-level security)
+RESET ROLE;
 SET plan_cache_mode = force_generic_plan;
 PREPARE lst_page(boolean, timestamptz, timestamptz, timestamptz, bigint, bigint) AS
     SELECT id FROM payment_records.payment_record
@@ -282,6 +309,7 @@ PREPARE lst_page(boolean, timestamptz, timestamptz, timestamptz, bigint, bigint)
 EXPLAIN (COSTS OFF) EXECUTE lst_page(true, '-infinity', 'infinity', now(), 1, 11);
 DEALLOCATE lst_page;
 RESET plan_cache_mode;
+SET ROLE regress_live;
 
 --
 -- list_payment_attempt_records: a record with seven attempts
@@ -303,12 +331,14 @@ BEGIN
     END LOOP;
 END $$;
 -- attempt numbers of listed ids
+RESET ROLE;
 CREATE FUNCTION lst_attempts(walk text) RETURNS TABLE (page int, attempts text)
 LANGUAGE sql AS $$
     SELECT s.page, string_agg(a.attempt || ' ' || a.status, ', ' ORDER BY s.pos)
     FROM lst_seen s JOIN payment_records.payment_attempt_record a USING (id)
     WHERE s.walk = lst_attempts.walk GROUP BY s.page ORDER BY s.page
 $$;
+SET ROLE regress_live;
 SELECT a.id AS a1 FROM payment_records.payment_attempt_record a JOIN payment_records.payment_record r ON r.seq = a.record_seq
 WHERE r.id = :'rec' AND a.attempt = 1 \gset
 SELECT a.id AS a4 FROM payment_records.payment_attempt_record a JOIN payment_records.payment_record r ON r.seq = a.record_seq
@@ -365,13 +395,13 @@ SELECT k, lst_try('list_payment_attempt_records', p) AS result FROM (VALUES
 ) v(o, k, p) ORDER BY o;
 SELECT lst_try('list_payment_attempt_records', NULL) AS null_params;
 -- the other mode: the record does not exist there
-RESET payment_records.livemode;
+RESET ROLE;
 SELECT lst_try('list_payment_attempt_records', jsonb_build_object('payment_record', :'rec')) AS in_test_mode;
 SELECT lst_try('list_payment_attempt_records', jsonb_build_object('payment_record', :'test_id')) AS test_record_in_test_mode;
-SET payment_records.livemode = on;
+SET ROLE regress_live;
 SELECT lst_try('list_payment_attempt_records', jsonb_build_object('payment_record', :'test_id')) AS test_record_in_live_mode;
 
-RESET payment_records.livemode;
+RESET ROLE;
 DROP FUNCTION lst_try(text, jsonb), lst_walk(text, text, jsonb, boolean, text),
     lst_created(jsonb), lst_attempts(text);
 DROP PROCEDURE lst_report(text, int);

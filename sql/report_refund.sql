@@ -8,6 +8,16 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS payment_records;
 RESET client_min_messages;
 
+-- live mode is the caller's role (1.1): regress_live, a writer that is a
+-- member of payment_records_live, acts in live mode (roles are
+-- cluster-wide and other suites create it too)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
+        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
+    END IF;
+END $$;
+
 CREATE FUNCTION regress_refund(id text, p jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -80,12 +90,12 @@ SELECT regress_refund(:'id4', regress_rp(10, NULL, 'bhd'));
 SELECT regress_refund(:'id3', regress_rp(1, 'rf-a-1', 'eur'));
 -- and the failed call refunded nothing
 SELECT payment_records.retrieve_payment_record(:'id3') -> 'amount_refunded';
-SET payment_records.livemode = on;
+SET ROLE regress_live;
 SELECT regress_guaranteed(1000) AS live_id \gset
 SELECT regress_refund(:'live_id', regress_rp(1, 'rf-a-1'));
 -- and test-mode records do not exist in live mode
 SELECT regress_refund(:'id3', regress_rp(1));
-RESET payment_records.livemode;
+RESET ROLE;
 
 -- a pending record cannot be refunded: Stripe's own "Report a refund"
 -- example refunds the record of its "Report a payment" example, which

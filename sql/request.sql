@@ -7,15 +7,27 @@ RESET client_min_messages;
 -- curl examples are replayed through form_to_jsonb().
 --
 -- Everything runs in one transaction that is rolled back at the end, so
--- the suite leaves nothing behind for the others; it works in live mode,
--- where no other suite uses Stripe's refund reference "refund_12345".
+-- the suite leaves nothing behind for the others; it works in live mode
+-- (as regress_live, switching to the superuser only to create what it
+-- needs), where no other suite uses Stripe's refund reference
+-- "refund_12345".
 -- psql rolls back only a failing statement (ON_ERROR_ROLLBACK), so raised
 -- errors can be shown inside the transaction.
 --
+-- live mode is the caller's role (1.1): regress_live, a writer that is a
+-- member of payment_records_live, acts in live mode (roles are
+-- cluster-wide and other suites create it too)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
+        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
+    END IF;
+END $$;
+
 \set VERBOSITY terse
 \set ON_ERROR_ROLLBACK on
 BEGIN;
-SET LOCAL payment_records.livemode = on;
+SET LOCAL ROLE regress_live;
 
 -- VOLATILE PARALLEL UNSAFE, not SECURITY DEFINER; callable by the
 -- extension's roles only
@@ -220,8 +232,10 @@ SELECT * FROM payment_records.request('GET', NULL);
 
 --
 -- Privileges: request() reaches only what the caller may call directly
+-- (a reader in live mode, to see the live records)
 --
-CREATE ROLE regress_form_nobody IN ROLE payment_records_reader;
+RESET ROLE;
+CREATE ROLE regress_form_nobody IN ROLE payment_records_reader, payment_records_live;
 SET ROLE regress_form_nobody;
 -- a reader reads through request()
 SELECT status, body ->> 'id' = :'gid' AS same_record
@@ -264,6 +278,7 @@ BEGIN
     FROM payment_records.request('POST', '/v1/payment_records/report_payment', params) r;
 END
 $$;
+SET LOCAL ROLE regress_live;
 SELECT count(*) AS records_before_fail FROM payment_records.payment_record \gset
 SELECT count(*) AS attempts_before_fail FROM payment_records.payment_attempt_record \gset
 SELECT t.state, t.detail, f.status, f.body
@@ -290,7 +305,9 @@ SELECT * FROM pg_temp.failing_request('XX000', '', payment_records.form_to_jsonb
 SELECT count(*) - :records_before_fail AS records_added,
        (SELECT count(*) FROM payment_records.payment_attempt_record) - :attempts_before_fail AS attempts_added
 FROM payment_records.payment_record;
+RESET ROLE;
 DROP TRIGGER regress_form_fail ON payment_records.payment_attempt_record;
+SET LOCAL ROLE regress_live;
 -- and the transaction goes on: a call after all these failures works
 SELECT status FROM payment_records.request('GET', '/v1/payment_records/' || :'gid');
 

@@ -17,7 +17,10 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'payment_records' AND p.prorettype <> 'trigger'::regtype
 ORDER BY p.proname;
 
--- PUBLIC has no privilege on any table, sequence or function
+-- PUBLIC has no privilege on any table, sequence or function (but
+-- reference_digest(), the refund reference index's expression, which runs
+-- as whoever inserts a refund and only hashes, and caller_livemode(), which
+-- the tables' row-level security policies call as whoever reads them)
 SELECT r.rolname, c.relname,
        string_agg(pr, ',' ORDER BY pr) FILTER (WHERE has_table_privilege(r.rolname, c.oid, pr)) AS privileges
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
@@ -25,8 +28,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
      unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) pr
 WHERE n.nspname = 'payment_records' AND c.relkind = 'r'
 GROUP BY r.rolname, c.relname ORDER BY 1, 2;
-SELECT count(*) AS public_executable FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'payment_records' AND has_function_privilege('regress_nobody', p.oid, 'EXECUTE');
+SELECT p.oid::regprocedure AS public_executable FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'payment_records' AND has_function_privilege('regress_nobody', p.oid, 'EXECUTE')
+ORDER BY p.proname;
 
 -- a role without the extension's roles can neither call nor read nor write
 SET ROLE regress_nobody;

@@ -3,12 +3,14 @@
 -- key and the constraint triggers all run, but no function does.  A
 -- reference for what the data itself costs (compare report_payment_nonotify:
 -- this sends no NOTIFY).  :resp is a report_payment response, the event's
--- object.  Ids grow with the clock, like the extension's.
+-- object.  Ids ("pr_" and 24 base62 characters, as the triggers check)
+-- grow with the clock, like the extension's: 16 digits of microseconds,
+-- the client (2) and its transaction counter (6).
 \set k :k + 1
 WITH r AS (
   INSERT INTO payment_records.payment_record (id, livemode, created, currency, amount)
-  VALUES ('pr_' || (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
-                || '_' || :client_id || '_' || :k,
+  VALUES ('pr_' || lpad(((extract(epoch FROM clock_timestamp()) * 1000000)::bigint)::text, 16, '0')
+                || lpad(:client_id::text, 2, '0') || lpad((:k % 1000000)::text, 6, '0'),
           false, now(), 'usd', 99999999)
   RETURNING id, seq),
 a AS (

@@ -58,6 +58,30 @@ CREATE TABLE IF NOT EXISTS fuzz.gen_error (
 CREATE TABLE IF NOT EXISTS fuzz.progress (
     seed bigint PRIMARY KEY, done bigint NOT NULL);
 
+-- Live mode is the caller's role (1.1): members of payment_records_live
+-- act in live mode.  Some iterations run as fuzz_live, a writer that is
+-- such a member (roles are cluster-wide: created once), which needs the
+-- driver's schema and tables too; the others as the superuser, in test mode.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fuzz_live') THEN
+        CREATE ROLE fuzz_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA fuzz TO fuzz_live;
+GRANT ALL ON ALL TABLES IN SCHEMA fuzz TO fuzz_live;
+
+-- the mode the extension gives the current role: a member of
+-- payment_records_live (pg_has_role() is true for any superuser, who is
+-- in test mode unless a member, so membership is read from the catalog)
+CREATE OR REPLACE FUNCTION fuzz.livemode() RETURNS bool
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_auth_members m
+                   JOIN pg_roles g ON g.oid = m.roleid
+                   JOIN pg_roles u ON u.oid = m.member
+                   WHERE g.rolname = 'payment_records_live' AND u.rolname = current_user)
+$$;
+
 -- ---------------------------------------------------------------- random
 CREATE OR REPLACE FUNCTION fuzz.r(n int) RETURNS int
 LANGUAGE sql VOLATILE AS $$ SELECT floor(random() * n)::int $$;
@@ -754,7 +778,7 @@ CREATE OR REPLACE FUNCTION fuzz.check_object(o jsonb) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN jsonb_typeof(o) IS DISTINCT FROM 'object' THEN 'not an object'
-        WHEN (o->>'livemode')::bool IS DISTINCT FROM current_setting('payment_records.livemode')::bool
+        WHEN (o->>'livemode')::bool IS DISTINCT FROM fuzz.livemode()
             THEN 'object of the other livemode'
         WHEN EXISTS (SELECT 1 FROM jsonb_each(o) e
                      WHERE e.key LIKE 'amount%' AND NOT (
@@ -927,7 +951,7 @@ BEGIN
         END IF;
 
         PERFORM setseed(fuzz.iter_seed(seed, i));
-        PERFORM set_config('payment_records.livemode', CASE WHEN random() < 0.07 THEN 'on' ELSE 'off' END, true);
+        PERFORM set_config('role', CASE WHEN random() < 0.07 THEN 'fuzz_live' ELSE 'none' END, true);
         key := fuzz.idem_key();
         id := NULL; p := NULL; body := NULL; method := NULL; path := NULL;
         chain := NULL; expect := NULL; compare := false; target := NULL;
@@ -1033,7 +1057,7 @@ BEGIN
                     -- the same key, endpoint and params again: the same answer
                     -- (writes only: reads take no key)
                     IF bad IS NULL AND key IS NOT NULL AND fn LIKE 'report_%' THEN
-                        sig := concat_ws('|', fn, id, p::text, current_setting('payment_records.livemode'));
+                        sig := concat_ws('|', fn, id, p::text, fuzz.livemode()::text);
                         IF idem ? key AND idem #>> ARRAY[key, 'sig'] = sig AND idem->key->'res' IS DISTINCT FROM res THEN
                             bad := 'idempotent replay answered differently: first ' || left((idem->key->'res')::text, 1000);
                         ELSIF NOT idem ? key THEN

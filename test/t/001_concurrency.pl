@@ -4,7 +4,9 @@
 # pgbench runs 8 clients (-c 8 -j 2) over a mixed workload:
 #   - refunds of 1..100 on 4 hot records, which every client hits at once
 #     and which run out of refundable amount about halfway through, so the
-#     limit is decided under contention; some inside REPEATABLE READ;
+#     limit is decided under contention; some inside REPEATABLE READ
+#     (40001 expected there when the record's latest attempt, which the
+#     refunds with metadata update, changed after the snapshot);
 #   - refunds whose reference comes from a small pool (23505 expected);
 #   - refunds of cold records, small, large (23514 expected) or of
 #     everything that remains;

@@ -71,7 +71,9 @@ sub refund
 		  . ")->'amount_refunded'->>'value'");
 }
 
-my $live = "SET payment_records.livemode = on;\n";
+# live mode is the caller's role (1.1): live_sql() switches to a member
+# of payment_records_live
+my $live = live_sql();
 my (@test_ids, @live_ids, %pending);
 for my $i (1 .. 24)
 {
@@ -173,8 +175,7 @@ sub retrieved
 {
 	my ($node, $db, $livemode) = @_;
 	return $node->safe_psql(
-		$db, qq{
-SET payment_records.livemode = $livemode;
+		$db, ($livemode eq 'on' ? live_sql() : '') . qq{
 SELECT string_agg(payment_records.retrieve_payment_record(id)::text, E'\\n' ORDER BY seq)
 FROM payment_records.payment_record WHERE livemode = '$livemode'});
 }
