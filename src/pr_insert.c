@@ -98,8 +98,12 @@ check_layout(PrTable t, Relation rel)
 	int			i;
 
 	if (desc->natts != tables[t].natts)
-		elog(ERROR, "table \"%s\" has %d columns, payment_records expects %d",
-			 tables[t].table, desc->natts, tables[t].natts);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has %d columns, payment_records expects %d",
+						tables[t].table, desc->natts, tables[t].natts),
+				 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+				 errtable(rel)));
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -107,8 +111,12 @@ check_layout(PrTable t, Relation rel)
 
 		if (att->attisdropped || strcmp(NameStr(att->attname), want->name) != 0 ||
 			att->atttypid != want->type)
-			elog(ERROR, "column %d of table \"%s\" is not \"%s\" of type %s",
-				 i + 1, tables[t].table, want->name, format_type_be(want->type));
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column %d of table \"%s\" is not \"%s\" of type %s",
+							i + 1, tables[t].table, want->name, format_type_be(want->type)),
+					 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+					 errtable(rel)));
 	}
 	layout_checked[t] = pr_catalog_generation();
 }

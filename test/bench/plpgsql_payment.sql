@@ -1,0 +1,2 @@
+-- The PL/pgSQL baseline's report_payment, with the same request body.
+SELECT bench_plain_report_payment(:pay::jsonb);
