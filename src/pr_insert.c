@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"

@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/skey.h"
@@ -472,7 +474,7 @@ chain_head(Relation rel, const char *index, int64 record_seq, Snapshot snap,
 	bool		found;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(record_seq));
-	scan = index_beginscan(rel, idx, snap, 1, 0);
+	scan = PR_INDEX_BEGINSCAN(rel, idx, snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, BackwardScanDirection, slot);
 	if (found)
@@ -963,7 +965,7 @@ pr_store_reference_taken(bool livemode, const char *reference)
 		TransactionId xwait = InvalidTransactionId;
 
 		InitDirtySnapshot(dirty);
-		scan = index_beginscan(rel, idx, &dirty, 2, 0);
+		scan = PR_INDEX_BEGINSCAN(rel, idx, &dirty, 2, 0);
 		index_rescan(scan, key, 2, NULL, 0);
 		if (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{

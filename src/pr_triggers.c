@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -124,7 +126,7 @@ pr_refund_verified(int64 record_seq, int32 refund_no, int64 amount,
 				   int64 refunded_total, bool livemode)
 {
 	verified_refund.set = true;
-	verified_refund.lxid = MyProc->lxid;
+	verified_refund.lxid = PR_MYPROC_LXID;
 	verified_refund.record_seq = record_seq;
 	verified_refund.refund_no = refund_no;
 	verified_refund.amount = amount;
@@ -144,7 +146,7 @@ refund_was_verified(int64 record_seq, int32 refund_no, int64 amount,
 					int64 total, bool livemode)
 {
 	bool		match = verified_refund.set &&
-		verified_refund.lxid == MyProc->lxid &&
+		verified_refund.lxid == PR_MYPROC_LXID &&
 		verified_refund.record_seq == record_seq &&
 		verified_refund.refund_no == refund_no &&
 		verified_refund.amount == amount &&
