@@ -9,7 +9,7 @@
 # the diffs.  Each phase's time is printed, and a summary at the end.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bash "$here/deps.sh" || exit 1
+bash "$here/deps.sh" python3 || exit 1
 fail=0
 t_all=$SECONDS
 summary=()

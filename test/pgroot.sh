@@ -22,15 +22,18 @@
 # (failure, kill -9), and no server started in the root outlives it; a trap
 # unmounts them explicitly as well.
 #
-# PR_ROOTS_REBUILD=1 throws the roots away and builds them again.
+# PR_ROOTS_REBUILD=1 throws the roots away and builds them again;
+# PR_APT_ETC (default /etc/apt) is where the apt sources are read;
+# PR_KEEP=1 keeps the build tree inside the root after a pass.
+# `test/pgroot.sh --mirror` prints the mirror it would use, and exits.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 roots=${PR_ROOTS:-/var/cache/payment_records/roots}
 
 die() { echo "pgroot: $*" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || die "run as root"
-[ $# -gt 0 ] || die "usage: $0 MAJOR... (17, 18)"
+[ $# -gt 0 ] || die "usage: $0 MAJOR... (17, 18) | --mirror"
+[ "$(id -u)" = 0 ] || [ "$1" = --mirror ] || die "run as root"
 
 # suite and apt options for a major version
 suite_of() {
@@ -49,9 +52,9 @@ APT_OPTS=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false
 # mirror: the first deb URI of the host's apt sources that serves the main
 # Debian archive (not debian-security, not a suite-updates-only entry)
 host_mirror() {
-    local f uri
+    local f uri etc=${PR_APT_ETC:-/etc/apt}
     # deb822: stanzas of "Field: value" lines
-    for f in /etc/apt/sources.list.d/*.sources; do
+    for f in "$etc"/sources.list.d/*.sources; do
         [ -r "$f" ] || continue
         uri=$(awk '
             function flush() {
@@ -70,7 +73,7 @@ host_mirror() {
         [ -n "$uri" ] && { echo "$uri"; return 0; }
     done
     # one-line: deb [options] URI suite components...
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
         [ -r "$f" ] || continue
         uri=$(awk '
             $1 == "deb" {
@@ -84,9 +87,25 @@ host_mirror() {
 }
 
 # what a root needs: the server and its headers, the build tools, the TAP
-# tests' IPC::Run (PostgreSQL::Test::Cluster comes with the headers package)
+# tests' IPC::Run (PostgreSQL::Test::Cluster comes with the headers
+# package), and what test/deb.sh needs to build the package
 root_packages() {
-    echo "postgresql-$1 postgresql-server-dev-$1 postgresql-common make gcc libc6-dev libipc-run-perl perl"
+    echo "postgresql-$1 postgresql-server-dev-$1 postgresql-common make gcc libc6-dev" \
+         "libipc-run-perl perl build-essential dpkg-dev debhelper postgresql-server-dev-all"
+}
+
+# root_apt ROOT MAJOR LOG: install root_packages into ROOT
+root_apt() {
+    local root=$1 major=$2 log=$3
+    # and for any apt-get run inside (test/deps.sh): see APT_OPTS
+    echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99payment-records"
+    # shellcheck disable=SC2046
+    in_ns "$root" chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
+        PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        sh -c "apt-get $(printf '%q ' "${APT_OPTS[@]}") update &&
+               apt-get $(printf '%q ' "${APT_OPTS[@]}") install $(root_packages "$major") &&
+               apt-get clean" >"$log" 2>&1 || { tail -n 30 "$log"; return 1; }
+    root_packages "$major" >"$root/.pr-root-packages"
 }
 
 # ns CMD...: CMD in a new, private mount and PID namespace: whatever it
@@ -126,6 +145,12 @@ build_root() {
         rm -rf --one-file-system "$root"
     fi
     if [ -f "$root/.pr-root-ready" ]; then
+        # a root made when the list was shorter gets what is new
+        if [ "$(cat "$root/.pr-root-packages" 2>/dev/null)" != "$(root_packages "$major")" ]; then
+            echo "== adding packages to the $suite root: $(root_packages "$major")"
+            root_apt "$root" "$major" "$roots/$name.apt.log" \
+                || die "installing the packages into the $suite root failed"
+        fi
         return 0
     fi
     mirror=$(host_mirror) || die "no Debian mirror found in the host's apt sources"
@@ -159,13 +184,8 @@ build_root() {
     # no cluster is created when the server package is installed
     mkdir -p "$new/etc/postgresql-common/createcluster.d"
     echo "create_main_cluster = false" >"$new/etc/postgresql-common/createcluster.d/no-main.conf"
-    # shellcheck disable=SC2046
-    if ! in_ns "$new" chroot "$new" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
-            sh -c "apt-get $(printf '%q ' "${APT_OPTS[@]}") update &&
-                   apt-get $(printf '%q ' "${APT_OPTS[@]}") install $(root_packages "$major") &&
-                   apt-get clean" >"$roots/$name.apt.log" 2>&1; then
-        tail -n 30 "$roots/$name.apt.log"; die "installing the packages into the $suite root failed"
-    fi
+    root_apt "$new" "$major" "$roots/$name.apt.log" \
+        || die "installing the packages into the $suite root failed"
     chroot "$new" "/usr/lib/postgresql/$major/bin/postgres" --version >"$new/.pr-root-ready.tmp" \
         || die "no working PostgreSQL $major server in the $suite root"
     mv "$new/.pr-root-ready.tmp" "$new/.pr-root-ready"
@@ -184,7 +204,7 @@ test_in_root() {
         --exclude=output_regress --exclude=output_iso --exclude=tmp_check \
         --exclude=results --exclude=debian/.debhelper -cf - . | tar -C "$build" -xf -
     local inner=/tmp/${build##*/}
-    echo "== PostgreSQL $major ($suite root, $(cat "$root/.pr-root-ready")): -Werror build; regress, isolation, TAP"
+    echo "== PostgreSQL $major ($suite root, $(cat "$root/.pr-root-ready")): -Werror build; regress, isolation, TAP; .deb"
     t0=$SECONDS
     in_ns "$root" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
         HOME=/root major="$major" dir="$inner" bash -c '
@@ -211,6 +231,8 @@ test_in_root() {
                 done
                 exit 1
             fi
+            # the Debian package for this version, as on the host
+            PR_PG_MAJOR=$major bash test/deb.sh
         '
     rc=$?
     if [ $rc -eq 0 ] && [ -z "${PR_KEEP:-}" ]; then
@@ -222,6 +244,10 @@ test_in_root() {
     return $rc
 }
 
+if [ "$1" = --mirror ]; then
+    host_mirror || die "no Debian mirror found in the apt sources"
+    exit 0
+fi
 mkdir -p "$roots"
 fail=0
 for major in "$@"; do
