@@ -110,8 +110,23 @@ root_apt() {
 
 # ns CMD...: CMD in a new, private mount and PID namespace: whatever it
 # mounts, and every process it leaves, goes when it ends (or is killed)
+# (a TERM, INT or HUP to this script kills unshare, and --kill-child then
+# kills the namespace's first process, and so the whole namespace: unshare
+# itself ignores TERM and INT).  NS_NET=1: a network namespace of its own
+# as well, with only a loopback interface, so that the servers the tests
+# start can neither collide with nor be mistaken for the host's on a port
+# of localhost.
 ns() {
-    unshare --mount --pid --fork --kill-child --propagation private -- "$@"
+    local pid rc net=()
+    [ -n "${NS_NET:-}" ] && net=(--net)
+    unshare --mount --pid --fork --kill-child --propagation private "${net[@]}" -- "$@" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; wait $pid; exit 143' TERM
+    trap 'kill -KILL $pid 2>/dev/null; wait $pid; exit 130' INT
+    trap 'kill -KILL $pid 2>/dev/null; wait $pid; exit 129' HUP
+    wait $pid; rc=$?
+    trap - TERM INT HUP
+    return $rc
 }
 
 # in_ns ROOT CMD...: CMD in a new namespace (see ns) with ROOT's /proc, /dev
@@ -129,6 +144,7 @@ in_ns() {
             }
             trap cleanup EXIT
             mkdir -p "$root/proc" "$root/dev"
+            if [ -n "${NS_NET:-}" ]; then ip link set lo up || exit 2; fi
             mount -t proc proc "$root/proc" &&
             mount --bind /dev "$root/dev" &&
             mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm" || exit 2
@@ -199,6 +215,10 @@ test_in_root() {
     local major=$1 suite root build rc t0
     suite=$(suite_of "$major")
     root=$roots/$suite-pg$major
+    # what an earlier run left in the root's /tmp (a failed run's build
+    # tree, kept until now for a look; a killed run's clusters): the lock
+    # says that no run is using it
+    rm -rf --one-file-system "${root:?}"/tmp/* "$root"/tmp/.[!.]* 2>/dev/null
     build=$(mktemp -d "$root/tmp/payment_records.XXXXXX") || die "mktemp in $root failed"
     tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
         --exclude=output_regress --exclude=output_iso --exclude=tmp_check \
@@ -206,7 +226,7 @@ test_in_root() {
     local inner=/tmp/${build##*/}
     echo "== PostgreSQL $major ($suite root, $(cat "$root/.pr-root-ready")): -Werror build; regress, isolation, TAP; .deb"
     t0=$SECONDS
-    in_ns "$root" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+    NS_NET=1 in_ns "$root" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
         HOME=/root major="$major" dir="$inner" bash -c '
             set -u
             chown -R postgres: "$dir"
