@@ -32,3 +32,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 PROVE_FLAGS = -I $(srcdir)/test/perl
+
+# make dist: payment_records-$(EXTVERSION).zip of the committed tree (HEAD),
+# every file under the directory payment_records-$(EXTVERSION)/, for PGXN
+DISTNAME = $(EXTENSION)-$(EXTVERSION)
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=$(DISTNAME)/ -o $(abspath $(DISTNAME).zip) HEAD

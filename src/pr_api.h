@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+#include "pr_compat.h"
 #include "pr_idempotency.h"
 #include "pr_store.h"
 
@@ -56,7 +57,6 @@ extern void pr_check_outcome(JsonbValue *tree, const char **status);
 extern void pr_check_payment_method(JsonbValue *tree);
 
 /* raise resource_missing for an id of a kind ("payment_record", ...) */
-extern void pr_raise_missing(const char *kind, const char *id, const char *param)
-			pg_attribute_noreturn();
+pg_noreturn extern void pr_raise_missing(const char *kind, const char *id, const char *param);
 
 #endif							/* PR_API_H */

@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "executor/spi.h"
 
 #include "pr_api.h"
@@ -22,7 +24,7 @@
 
 PG_FUNCTION_INFO_V1(payment_records_report_refund);
 
-static void raise_reference_used(const char *reference) pg_attribute_noreturn();
+pg_noreturn static void raise_reference_used(const char *reference);
 
 static void
 raise_reference_used(const char *reference)

@@ -61,7 +61,7 @@ int
 pr_currency_exponent(const char *code)
 {
 	PrCurrency	key;
-	PrCurrency *c;
+	const PrCurrency *c;
 
 	if (strlen(code) != 3)
 		return -1;

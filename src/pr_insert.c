@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -32,7 +34,6 @@
 #include "utils/rls.h"
 
 #include "pr_catalog.h"
-#include "pr_compat.h"
 #include "pr_insert.h"
 
 /* The directly written tables, their serial sequences, columns and types. */
@@ -131,6 +132,7 @@ pr_insert_begin(void)
 {
 	PrInsertBatch *b = palloc0(sizeof(PrInsertBatch));
 	List	   *rtable = NIL;
+	List	   *perminfos = NIL;
 	int			t;
 
 	b->estate = CreateExecutorState();
@@ -143,9 +145,10 @@ pr_insert_begin(void)
 		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
 		rte->inh = false;
+		PR_RTE_REQUIRE_INSERT(&perminfos, rte);
 		rtable = lappend(rtable, rte);
 	}
-	pr_init_insert_range_table(b->estate, rtable);
+	PR_EXEC_INIT_RANGE_TABLE(b->estate, rtable, perminfos);
 	b->estate->es_output_cid = GetCurrentCommandId(true);
 	AfterTriggerBeginQuery();
 	return b;

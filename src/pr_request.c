@@ -22,9 +22,12 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -635,7 +638,7 @@ payment_records_request(PG_FUNCTION_ARGS)
 		AclResult	aclresult;
 		PrCall		call;
 
-		aclresult = pg_proc_aclcheck(funcoid, GetUserId(), ACL_EXECUTE);
+		aclresult = PR_PROC_ACLCHECK(funcoid, GetUserId(), ACL_EXECUTE);
 		if (aclresult != ACLCHECK_OK)
 			aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(funcoid));
 		InvokeFunctionExecuteHook(funcoid);

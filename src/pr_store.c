@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/skey.h"
@@ -429,7 +431,7 @@ lock_record_row(Relation rel, const char *index, Datum key, Oid eqproc, int want
 	skey.sk_collation = C_COLLATION_OID;	/* the id column's; ignored for seq */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = index_beginscan(rel, idx, snap, 1, 0);
+	scan = PR_INDEX_BEGINSCAN(rel, idx, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
@@ -539,7 +541,7 @@ chain_row(Relation rel, const char *index, int64 record_seq, int32 n, Snapshot s
 
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(record_seq));
 	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(n));
-	scan = index_beginscan(rel, idx, snap, nkeys, 0);
+	scan = PR_INDEX_BEGINSCAN(rel, idx, snap, nkeys, 0);
 	index_rescan(scan, key, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, n > 0 ? ForwardScanDirection : BackwardScanDirection,
 							   slot);
@@ -799,7 +801,7 @@ pr_store_record_exists(const char *id, bool livemode)
 	key.sk_collation = C_COLLATION_OID;
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = index_beginscan(rel, idx, snap, 1, 0);
+	scan = PR_INDEX_BEGINSCAN(rel, idx, snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot) &&
 		DatumGetBool(slot_getattr(slot, PR_REC_LIVEMODE + 1, &isnull)) == livemode;

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/htup_details.h"
 #include "commands/event_trigger.h"
 #include "commands/trigger.h"

@@ -2,11 +2,26 @@
 # README command 2: install what is missing, build with -Werror, install,
 # and run every suite (pg_regress, isolation, TAP) on a throwaway cluster;
 # then regress and isolation again under UBSan and ASan builds, and a
-# bounded fuzz run.  Exits non-zero on any failure and prints the diffs.
+# bounded fuzz run (all on the host's PostgreSQL 15); META.json against the
+# PGXN spec; the Debian package built, installed, checked and removed
+# (test/deb.sh); and every suite again, -Werror, on PostgreSQL 17 and 18 in
+# Debian roots (test/pgroot.sh).  Exits non-zero on any failure and prints
+# the diffs.  Each phase's time is printed, and a summary at the end.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bash "$here/deps.sh" || exit 1
+bash "$here/deps.sh" python3 || exit 1
 fail=0
+t_all=$SECONDS
+summary=()
+
+# phase NAME CMD...: run CMD, time it, remember how it went
+phase() {
+    local name=$1 t0=$SECONDS rc; shift
+    "$@"; rc=$?
+    summary+=("$(printf '%-28s %-6s %5d s' "$name" "$([ $rc -eq 0 ] && echo ok || echo FAILED)" $((SECONDS - t0)))")
+    [ $rc -eq 0 ] || fail=1
+    return $rc
+}
 
 # run_suites DIR TARGET: make TARGET as postgres on a throwaway cluster
 run_suites() {
@@ -22,17 +37,35 @@ run_suites() {
     fi
 }
 
-echo "== build with -Werror; regress, isolation, TAP"
-dir=$(bash "$here/stage.sh" -Werror) || exit 1
-run_suites "$dir" installcheck || fail=1
+pg15() {
+    local dir
+    dir=$(bash "$here/stage.sh" -Werror) || return 1
+    run_suites "$dir" installcheck
+}
+
+echo "== META.json: PGXN Meta Spec v1.0.0"
+phase "META.json" python3 "$here/meta.py" "$here/../META.json"
+
+echo "== PostgreSQL 15 (host): build with -Werror; regress, isolation, TAP"
+phase "15: -Werror, all suites" pg15
 
 echo "== sanitizer builds: regress and isolation under UBSan, then ASan"
-bash "$here/sanitize.sh" ubsan || fail=1
-bash "$here/sanitize.sh" asan || fail=1
+phase "15: UBSan" bash "$here/sanitize.sh" ubsan
+phase "15: ASan" bash "$here/sanitize.sh" asan
 
 echo "== fuzz: bounded run (bash test/fuzz/run.sh N SEED for millions)"
-bash "$here/fuzz/run.sh" || fail=1
+phase "15: fuzz" bash "$here/fuzz/run.sh"
 
+echo "== Debian package: build, install, installcheck, purge"
+phase "15: .deb" bash "$here/deb.sh"
+
+echo "== PostgreSQL 17 and 18 in Debian roots (test/pgroot.sh)"
+phase "17 (trixie root)" bash "$here/pgroot.sh" 17
+phase "18 (sid root)" bash "$here/pgroot.sh" 18
+
+echo "== summary"
+printf '   %s\n' "${summary[@]}"
+echo "   total $((SECONDS - t_all)) s"
 if [ $fail -eq 0 ]; then
     echo "== all suites passed"
 else

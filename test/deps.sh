@@ -1,10 +1,12 @@
 #!/bin/bash
 # Install, as root on Debian 12, what building and testing payment_records
 # needs and is missing.  Nothing else is assumed to be on the machine but
-# the postgresql-15 server and client.
+# the postgresql-15 server and client.  Arguments: more packages.
+# PR_PG_MAJOR (default 15) names the server's major version (test/pgroot.sh
+# runs test/deb.sh in roots with 17 and 18).
 set -euo pipefail
 
-need=(make gcc postgresql-server-dev-15 libipc-run-perl "$@")
+need=(make gcc "postgresql-server-dev-${PR_PG_MAJOR:-15}" libipc-run-perl "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
