@@ -244,6 +244,20 @@ FROM payment_records.request('POST', '/v1/payment_records/' || :'big' || '/repor
     jsonb_build_object('outcome', 'refunded', 'amount', jsonb_build_object('currency', 'usd', 'value', '1'),
         'processor_details', jsonb_build_object('type', 'custom', 'custom',
             jsonb_build_object('refund_reference', left(:'ref', 5000)))));
+-- at the 64-byte boundary where the index key turns from the reference
+-- itself into its digest: 64 and 65 bytes sharing 64 are two references
+SELECT payment_records.report_refund(:'big', jsonb_build_object('outcome', 'refunded',
+    'amount', jsonb_build_object('currency', 'usd', 'value', 1),
+    'processor_details', jsonb_build_object('type', 'custom', 'custom',
+        jsonb_build_object('refund_reference', left(:'ref', 64))))) -> 'amount_refunded' ->> 'value' AS ref_64;
+SELECT payment_records.report_refund(:'big', jsonb_build_object('outcome', 'refunded',
+    'amount', jsonb_build_object('currency', 'usd', 'value', 1),
+    'processor_details', jsonb_build_object('type', 'custom', 'custom',
+        jsonb_build_object('refund_reference', left(:'ref', 65))))) -> 'amount_refunded' ->> 'value' AS ref_65;
+SELECT pg_temp.try(format('SELECT payment_records.report_refund(%L, %L)', :'big', jsonb_build_object('outcome', 'refunded',
+    'amount', jsonb_build_object('currency', 'usd', 'value', 1),
+    'processor_details', jsonb_build_object('type', 'custom', 'custom',
+        jsonb_build_object('refund_reference', left(:'ref', 64)))))) AS ref_64_again;
 -- and 5,001 is a validation error
 SELECT status, body -> 'error' ->> 'param' AS param
 FROM payment_records.request('POST', '/v1/payment_records/' || :'big' || '/report_refund',
@@ -253,7 +267,9 @@ FROM payment_records.request('POST', '/v1/payment_records/' || :'big' || '/repor
 SET ROLE regress_atk_writer;
 SELECT pg_temp.try(format($q$INSERT INTO payment_records.refund
     (record_seq, refund_no, amount, refunded_total, livemode, created, refund_reference)
-    SELECT seq, 3, 1, 3, false, now(), repeat('r', 5001) FROM payment_records.payment_record WHERE id = %L$q$, :'big')) AS direct_long_ref;
+    SELECT p.seq, max(f.refund_no) + 1, 1, max(f.refunded_total) + 1, false, now(), repeat('r', 5001)
+    FROM payment_records.payment_record p JOIN payment_records.refund f ON f.record_seq = p.seq
+    WHERE p.id = %L GROUP BY p.seq$q$, :'big')) AS direct_long_ref;
 RESET ROLE;
 
 --

@@ -106,15 +106,15 @@ $roles$;
 
 --
 -- Refund references of any length up to the contract's 5,000 characters:
--- the unique index holds a SHA-256 digest of the reference (a B-tree
--- entry must fit in a third of a page).
+-- the unique index holds the reference itself up to 64 bytes, its SHA-256
+-- digest beyond (a B-tree entry must fit in a third of a page).
 --
-CREATE FUNCTION @extschema@.reference_digest(reference text) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'payment_records_reference_digest'
+CREATE FUNCTION @extschema@.reference_key(reference text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'payment_records_reference_key'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 DROP INDEX @extschema@.refund_reference_key;
 CREATE UNIQUE INDEX refund_reference_key
-    ON @extschema@.refund (livemode, @extschema@.reference_digest(refund_reference))
+    ON @extschema@.refund (livemode, @extschema@.reference_key(refund_reference))
     WHERE refund_reference IS NOT NULL;
 
 --
@@ -233,7 +233,7 @@ CREATE OR REPLACE FUNCTION @extschema@.purge_idempotency_keys(batch_size integer
     LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 
--- reference_digest() stays executable by PUBLIC: the unique index's
+-- reference_key() stays executable by PUBLIC: the unique index's
 -- expression runs as whoever inserts a refund, and it only hashes
 REVOKE ALL ON FUNCTION
     @extschema@.record_attempt_check(),

@@ -18,7 +18,7 @@ WHERE n.nspname = 'payment_records' AND p.prorettype <> 'trigger'::regtype
 ORDER BY p.proname;
 
 -- PUBLIC has no privilege on any table, sequence or function (but
--- reference_digest(), the refund reference index's expression, which runs
+-- reference_key(), the refund reference index's expression, which runs
 -- as whoever inserts a refund and only hashes, and caller_livemode(), which
 -- the tables' row-level security policies call as whoever reads them)
 SELECT r.rolname, c.relname,

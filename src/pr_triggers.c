@@ -60,7 +60,7 @@ PG_FUNCTION_INFO_V1(payment_records_idempotency_key_record_check);
 PG_FUNCTION_INFO_V1(payment_records_event_check);
 PG_FUNCTION_INFO_V1(payment_records_forbid_truncate);
 PG_FUNCTION_INFO_V1(payment_records_guard_drop);
-PG_FUNCTION_INFO_V1(payment_records_reference_digest);
+PG_FUNCTION_INFO_V1(payment_records_reference_key);
 
 #define PR_MAX_STRING 5000
 #define PR_MAX_IDEMPOTENCY_KEY 255
@@ -835,23 +835,41 @@ payment_records_guard_drop(PG_FUNCTION_ARGS)
 }
 
 /*
- * reference_digest(text) -> bytea: SHA-256 of a refund reference, the key
- * of the unique index refund_reference_key.  A B-tree entry must fit in a
- * third of a page, and references may be 5,000 characters; the digest
- * always fits, and two references share it only if SHA-256 collides.
+ * reference_key(text) -> bytea: the key of the unique index
+ * refund_reference_key.  A B-tree entry must fit in a third of a page,
+ * and references may be 5,000 characters: a reference of up to
+ * PR_REFERENCE_INLINE bytes is its own key (a 0 byte, then the bytes: as
+ * exact, and as small, as the text itself), a longer one is a 1 byte and
+ * its SHA-256 digest (two such references collide only if SHA-256 does).
  */
+#define PR_REFERENCE_INLINE 64
+
 Datum
-payment_records_reference_digest(PG_FUNCTION_ARGS)
+payment_records_reference_key(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
-	bytea	   *out = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+	bytea	   *out;
 
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) < 0 ||
-		pg_cryptohash_final(ctx, (uint8 *) VARDATA(out), PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not compute a SHA-256 digest");
-	pg_cryptohash_free(ctx);
-	SET_VARSIZE(out, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	if (len <= PR_REFERENCE_INLINE)
+	{
+		out = palloc(VARHDRSZ + 1 + len);
+		SET_VARSIZE(out, VARHDRSZ + 1 + len);
+		VARDATA(out)[0] = 0;
+		memcpy(VARDATA(out) + 1, VARDATA_ANY(t), len);
+	}
+	else
+	{
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+		out = palloc(VARHDRSZ + 1 + PG_SHA256_DIGEST_LENGTH);
+		SET_VARSIZE(out, VARHDRSZ + 1 + PG_SHA256_DIGEST_LENGTH);
+		VARDATA(out)[0] = 1;
+		if (pg_cryptohash_init(ctx) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(t), len) < 0 ||
+			pg_cryptohash_final(ctx, (uint8 *) VARDATA(out) + 1, PG_SHA256_DIGEST_LENGTH) < 0)
+			elog(ERROR, "could not compute a SHA-256 digest");
+		pg_cryptohash_free(ctx);
+	}
 	PG_RETURN_BYTEA_P(out);
 }
