@@ -641,7 +641,7 @@ my ($ret, $stdout, $stderr) = $node->psql(
 	'postgres',
 	q{SELECT count(*) FROM pg_logical_slot_peek_changes('dec_td', NULL, NULL)},
 	extra_params => [ '-U', 'dec_nobody' ]);
-like($stderr, qr/must be superuser or replication role/,
+like($stderr, qr/must be superuser or replication role|permission denied to use replication slots/,
 	'a role without REPLICATION cannot read a slot');
 
 # --- what pg_dump keeps of the publication -------------------------------
