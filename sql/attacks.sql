@@ -356,6 +356,9 @@ CREATE DATABASE regress_atk_squat;
 CREATE ROLE regress_atk_squatter;
 CREATE SCHEMA payment_records AUTHORIZATION regress_atk_squatter;
 \set VERBOSITY default
+-- (the context lines of an error in an extension script differ between
+-- PostgreSQL versions)
+\set SHOW_CONTEXT never
 CREATE EXTENSION payment_records;
 DROP SCHEMA payment_records;
 -- the superuser's own schema, made beforehand, is refused too: only one
@@ -366,6 +369,7 @@ DROP SCHEMA payment_records;
 CREATE EXTENSION payment_records;
 SELECT n.nspowner::regrole AS schema_owner FROM pg_namespace n WHERE n.nspname = 'payment_records';
 \set VERBOSITY terse
+\set SHOW_CONTEXT errors
 \c :regress_db
 DROP DATABASE regress_atk_squat;
 DROP ROLE regress_atk_squatter;
