@@ -4,7 +4,7 @@
 # the postgresql-15 server and client.
 set -euo pipefail
 
-need=(make gcc postgresql-server-dev-15 libipc-run-perl "$@")
+need=(make gcc postgresql-server-dev-15 libipc-run-perl libmicrohttpd-dev libpq-dev "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
