@@ -25,6 +25,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -458,8 +459,27 @@ PrCallStep(PrCall *call)
 static void
 PrStoreErrorStep(PrCall *call)
 {
+	Oid			save_userid;
+	int			save_sec_context;
+	HeapTuple	proctup;
+	Oid			owner;
+
+	/*
+	 * As the routed function's owner, as its SECURITY DEFINER would: the
+	 * caller has no INSERT privilege on the key table.  An error rolls the
+	 * subtransaction back, which restores the user id.
+	 */
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(call->funcoid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", call->funcoid);
+	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
+	ReleaseSysCache(proctup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	pr_idem_store_error(call->route->function, call->id, call->params,
 						text_to_cstring(call->key), call->error);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 /*
