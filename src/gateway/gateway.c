@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -776,7 +777,11 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 		cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 										 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoll(cl, NULL, 10) > opt_max_body)
+		{
+			/* answered before the body is read; MHD then closes */
 			req->too_large = true;
+			goto too_large;
+		}
 		return MHD_YES;
 	}
 	if (req->answered)
@@ -805,9 +810,18 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 			req->body_len += *upload_data_size;
 			req->body[req->body_len] = '\0';
 		}
+		/*
+		 * Past the limit the rest is read and dropped: MHD takes no
+		 * response in the middle of an upload.  The answer comes at the
+		 * end of the body (or the idle timeout closes the connection).
+		 */
 		*upload_data_size = 0;
-		if (req->too_large)
-			goto too_large;
+		if (req->too_large && req->body != NULL)
+		{
+			free(req->body);
+			req->body = NULL;
+			req->body_len = req->body_cap = 0;
+		}
 		return MHD_YES;
 	}
 	if (req->too_large)
@@ -867,6 +881,12 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void) cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* what clients cause is in the request's own line, or nowhere */
+	if (strstr(buf, "closed by remote side") != NULL ||
+		strstr(buf, "Error processing request") != NULL ||
+		strstr(buf, "Failed to receive data") != NULL ||
+		strstr(buf, "Failed to send data") != NULL)
+		return;
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
@@ -1027,6 +1047,17 @@ main(int argc, char **argv)
 		{
 			fprintf(stderr, "payment_records_gateway: invalid listen address %s\n", opt_listen);
 			return 2;
+		}
+	}
+
+	/* room for --max-connections sockets (the soft limit is often 1024) */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+		{
+			rl.rlim_cur = rl.rlim_max;
+			(void) setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
 

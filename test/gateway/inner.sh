@@ -49,7 +49,7 @@ export LIVEMODE_BY_ROLE=$(psql_q -c "LOAD 'payment_records'" -c "SELECT count(*)
 # start_gateway [extra flags]: start it, wait for its port
 start_gateway() {
     : >"$work/gateway.log"
-    "$gw_bin" --listen 127.0.0.1 --port 0 --pool 4 \
+    "$gw_bin" --listen 127.0.0.1 --port 0 --pool 4 --timeout 2 --max-connections 500 --max-body 65536 \
         --conninfo "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=gw_login password=gw_login_pw" \
         "$@" 2>>"$work/gateway.log" &
     gw_pid=$!
