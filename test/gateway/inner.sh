@@ -67,10 +67,10 @@ start_gateway
 note "gateway pid $gw_pid on 127.0.0.1:$GW_PORT"
 
 note "the official Stripe Node SDK (node --test)"
-(cd "$here" && node --test --test-reporter=spec sdk.test.mjs) || bad "SDK suite failed"
+[ -n "${GW_SKIP_NODE:-}" ] || (cd "$here" && node --test --test-reporter=spec sdk.test.mjs) || bad "SDK suite failed"
 
 note "malformed HTTP"
-(cd "$here" && node --test --test-reporter=spec malformed.test.mjs) || bad "malformed-HTTP suite failed"
+[ -n "${GW_SKIP_NODE:-}" ] || (cd "$here" && node --test --test-reporter=spec malformed.test.mjs) || bad "malformed-HTTP suite failed"
 
 note "no key, body or query string in the gateway's log"
 for k in "$SK_TEST" "$SK_LIVE" "$RK_TEST" "$SK_REVOKED"; do

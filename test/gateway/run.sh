@@ -33,5 +33,5 @@ gw=$PR_STAGE/src/gateway/payment_records_gateway
     || pr_die "npm ci failed"
 chown -R postgres: "$PR_STAGE"
 pr_cluster_start
-pr_as_postgres env GW_BIN="$gw" PR_BIN="$PR_TREE/lib/postgresql/$PR_PGVER/bin" PR_DATA="$PR_DATA" \
+pr_as_postgres env GW_SKIP_NODE="${GW_SKIP_NODE:-}" GW_BIN="$gw" PR_BIN="$PR_TREE/lib/postgresql/$PR_PGVER/bin" PR_DATA="$PR_DATA" \
     PR_LOG="$PR_LOG" bash "$PR_STAGE/test/gateway/inner.sh"
