@@ -1,8 +1,9 @@
 #!/bin/bash
 # README command 2: install what is missing, build with -Werror, install,
 # and run every suite (pg_regress, isolation, TAP) on a throwaway cluster;
-# then regress and isolation again under UBSan and ASan builds, and a
-# bounded fuzz run.  Exits non-zero on any failure and prints the diffs.
+# then regress and isolation again under UBSan and ASan builds, the HTTP
+# gateway's suites, and a bounded fuzz run.  Exits non-zero on any
+# failure and prints the diffs.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/deps.sh" || exit 1
@@ -29,6 +30,9 @@ run_suites "$dir" installcheck || fail=1
 echo "== sanitizer builds: regress and isolation under UBSan, then ASan"
 bash "$here/sanitize.sh" ubsan || fail=1
 bash "$here/sanitize.sh" asan || fail=1
+
+echo "== HTTP gateway: the Stripe Node SDK, malformed HTTP, limits (test/gateway/run.sh)"
+bash "$here/gateway/run.sh" || fail=1
 
 echo "== fuzz: bounded run (bash test/fuzz/run.sh N SEED for millions)"
 bash "$here/fuzz/run.sh" || fail=1
