@@ -515,57 +515,15 @@ $guard$;
 CREATE TRIGGER api_key_guard BEFORE UPDATE OR DELETE ON @extschema@.api_key
     FOR EACH ROW EXECUTE FUNCTION @extschema@.api_key_guard();
 
--- Whether a role acts in live mode: a member of payment_records_live,
--- directly or through other roles, superuser status aside.
-CREATE FUNCTION @extschema@.api_key_role_is_live(role_oid oid) RETURNS boolean
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $live$
-    WITH RECURSIVE up(oid) AS (
-        SELECT role_oid
-        UNION
-        SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN up ON m.member = up.oid
-    )
-    SELECT EXISTS (SELECT 1 FROM up JOIN pg_catalog.pg_roles r ON r.oid = up.oid
-                   WHERE r.rolname = 'payment_records_live')
-$live$;
-
--- Why a role cannot back a key of this kind, or NULL when it can.
+-- Why a role cannot back a key of this mode and kind, or NULL when it can
+-- (src/pr_api_keys.c): it must exist, not be a superuser, be live iff the
+-- key is (a member of payment_records_live, superuser status aside), be a
+-- role payment_records_gateway may SET ROLE to, and for a restricted key
+-- have no EXECUTE on a write function.
 CREATE FUNCTION @extschema@.api_key_role_problem(key_role name, livemode boolean, restricted boolean)
     RETURNS text
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $problem$
-DECLARE
-    r pg_catalog.pg_roles%ROWTYPE;
-BEGIN
-    SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = key_role;
-    IF NOT FOUND THEN
-        RETURN format('role "%s" does not exist', key_role);
-    END IF;
-    IF r.rolsuper THEN
-        RETURN format('role "%s" is a superuser: a key must not bypass privileges', key_role);
-    END IF;
-    IF @extschema@.api_key_role_is_live(r.oid) <> livemode THEN
-        RETURN CASE WHEN livemode
-            THEN format('role "%s" is not a member of payment_records_live: a live key needs a live-mode role', key_role)
-            ELSE format('role "%s" is a member of payment_records_live: a test key needs a test-mode role', key_role)
-        END;
-    END IF;
-    IF NOT pg_has_role('payment_records_gateway', r.oid, 'MEMBER') THEN
-        RETURN format('role payment_records_gateway cannot act as role "%s": GRANT "%s" TO payment_records_gateway', key_role, key_role);
-    END IF;
-    IF restricted AND EXISTS (
-            SELECT 1 FROM pg_catalog.pg_proc p
-            WHERE p.pronamespace = '@extschema@'::regnamespace
-              AND p.proname IN ('report_payment', 'report_refund', 'report_payment_attempt',
-                                'report_payment_attempt_canceled', 'report_payment_attempt_failed',
-                                'report_payment_attempt_guaranteed',
-                                'report_payment_attempt_informational')
-              AND has_function_privilege(r.oid, p.oid, 'EXECUTE')) THEN
-        RETURN format('role "%s" may call write functions: a restricted key needs a read-only role', key_role);
-    END IF;
-    RETURN NULL;
-END
-$problem$;
+    AS 'MODULE_PATHNAME', 'payment_records_api_key_role_problem'
+    LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
 
 -- A new key for a role: its id and its secret, which is shown only here.
 CREATE FUNCTION @extschema@.create_api_key(key_role name, livemode boolean,
@@ -616,34 +574,9 @@ $revoke$;
 CREATE FUNCTION @extschema@.authenticate_api_key(secret text,
                                                  OUT role_name name, OUT livemode boolean,
                                                  OUT restricted boolean, OUT key_id text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $auth$
-DECLARE
-    k @extschema@.api_key%ROWTYPE;
-    problem text;
-BEGIN
-    IF secret IS NOT NULL AND length(secret) BETWEEN 1 AND 255 THEN
-        SELECT * INTO k FROM @extschema@.api_key a
-        WHERE a.secret_hash = sha256(convert_to(secret, 'UTF8'));
-        IF FOUND AND k.revoked IS NULL THEN
-            problem := @extschema@.api_key_role_problem(k.role_name, k.livemode, k.restricted);
-            IF problem IS NULL THEN
-                role_name := k.role_name;
-                livemode := k.livemode;
-                restricted := k.restricted;
-                key_id := k.id;
-                RETURN;
-            END IF;
-            RAISE WARNING 'API key % refused: %', k.id, problem;
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'Invalid API Key provided: %',
-        CASE WHEN secret ~ '^[sr]k_(test|live)_' THEN left(secret, 8) ELSE '' END
-        || repeat('*', 4)
-        || CASE WHEN length(secret) >= 20 THEN right(secret, 4) ELSE '' END
-        USING ERRCODE = 'invalid_authorization_specification';
-END
-$auth$;
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'payment_records_authenticate_api_key'
+    LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The gateway's second statement, run as the key's role: a form body (or
 -- none) decoded by form_to_jsonb and passed to request(), whose path keeps
@@ -683,7 +616,6 @@ $http$;
 REVOKE ALL ON TABLE @extschema@.api_key FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     @extschema@.api_key_guard(),
-    @extschema@.api_key_role_is_live(oid),
     @extschema@.api_key_role_problem(name, boolean, boolean),
     @extschema@.create_api_key(name, boolean, boolean, text),
     @extschema@.revoke_api_key(text),
