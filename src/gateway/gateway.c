@@ -2,10 +2,12 @@
  * payment_records_gateway: Stripe's HTTP paths for payment_records.
  *
  * Each HTTP request becomes one payment_records.http_request() call, in a
- * transaction of its own, on the PostgreSQL connection of the HTTP worker
- * thread that received it (one connection per thread: --pool threads, so
- * --pool connections).  The transaction is two statements sent in one
- * libpq pipeline and committed at its sync point:
+ * transaction of its own.  HTTP threads (libmicrohttpd, epoll) never wait
+ * for the database: a complete request is queued and its connection
+ * suspended; one of --pool database workers, each with its own libpq
+ * connection, runs it and resumes the connection with the response.  The
+ * transaction is two statements sent in one libpq pipeline and committed
+ * at its sync point:
  *
  *   1. payment_records.authenticate_api_key(secret): the key's role, or
  *      SQLSTATE 28000 with Stripe's "Invalid API Key" message; the
@@ -88,9 +90,17 @@ static const char *SQL_REQUEST =
 "SELECT r.status, r.body::text FROM payment_records.http_request($1, $2, $3, $4) r";
 
 /* one HTTP request in progress */
+typedef enum ReqState
+{
+	RS_NEW,						/* headers and body being read */
+	RS_QUEUED,					/* suspended, waiting for a database worker */
+	RS_DONE						/* the worker made the response: queue it */
+} ReqState;
+
 typedef struct Request
 {
 	struct timespec start;
+	struct timespec queued;
 	char		id[4 + REQUEST_ID_CHARS + 1];
 	char	   *body;
 	size_t		body_len;
@@ -100,7 +110,30 @@ typedef struct Request
 	int			status;
 	char		method[16];
 	char		path[128];		/* for the log line only */
+	/* for the database worker */
+	_Atomic ReqState state;
+	struct MHD_Connection *connection;
+	char	   *key;
+	char		masked[40];
+	char	   *full_method;
+	char	   *full_path;		/* path and query string */
+	char	   *idem;
+	struct MHD_Response *response;
+	struct Request *next;
 } Request;
+
+/*
+ * Requests waiting for a database worker.  At most one per connection, so
+ * --max-connections bounds it; one that waited --queue-timeout is answered
+ * 429 without running.
+ */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+static Request *queue_head = NULL;
+static Request *queue_tail = NULL;
+static bool workers_stop = false;
+static int	opt_queue_timeout = 5000;	/* ms */
+static int	opt_http_threads = 2;
 
 /* ---------------------------------------------------------------------
  * small helpers
@@ -270,17 +303,16 @@ mask_key(char *out, size_t size, const char *key)
  * responses
  * ---------------------------------------------------------------------
  */
-static enum MHD_Result
-respond(struct MHD_Connection *connection, Request *req, int status,
-		const char *body, const char *idempotency_key, bool should_retry)
+static struct MHD_Response *
+make_response(Request *req, int status, const char *body,
+			  const char *idempotency_key, bool should_retry)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
 										   MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
-		return MHD_NO;
+		return NULL;
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Request-Id", req->id);
 	MHD_add_response_header(resp, "Stripe-Version", API_VERSION);
@@ -291,9 +323,34 @@ respond(struct MHD_Connection *connection, Request *req, int status,
 		MHD_add_response_header(resp, "Stripe-Should-Retry", "true");
 	if (atomic_load(&draining))
 		MHD_add_response_header(resp, "Connection", "close");
-	ret = MHD_queue_response(connection, (unsigned int) status, resp);
-	MHD_destroy_response(resp);
 	req->status = status;
+	return resp;
+}
+
+static struct MHD_Response *
+make_error(Request *req, int status, const char *type, const char *code,
+		   const char *message)
+{
+	char	   *body = error_body(type, code, message);
+	struct MHD_Response *resp = make_response(req, status, body, NULL,
+											  status == 503 || status == 409 ||
+											  status == 429);
+
+	free(body);
+	return resp;
+}
+
+/* queue a response made in this (HTTP) thread */
+static enum MHD_Result
+queue_made(struct MHD_Connection *connection, Request *req,
+		   struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(connection, (unsigned int) req->status, resp);
+	MHD_destroy_response(resp);
 	req->answered = true;
 	return ret;
 }
@@ -302,12 +359,7 @@ static enum MHD_Result
 respond_error(struct MHD_Connection *connection, Request *req, int status,
 			  const char *type, const char *code, const char *message)
 {
-	char	   *body = error_body(type, code, message);
-	enum MHD_Result ret = respond(connection, req, status, body, NULL,
-								  status == 503 || status == 409);
-
-	free(body);
-	return ret;
+	return queue_made(connection, req, make_error(req, status, type, code, message));
 }
 
 /* ---------------------------------------------------------------------
@@ -646,27 +698,130 @@ valid_utf8(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * The database part of a request, in a database worker thread: the
+ * pipeline on this worker's connection, and the response it makes.
+ */
+static struct MHD_Response *
+process(Request *req)
+{
+	PGconn	   *conn;
+	Outcome		o;
+	struct MHD_Response *resp;
+	struct timespec now;
+	double		waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	waited = (double) (now.tv_sec - req->queued.tv_sec) * 1000.0 +
+		(double) (now.tv_nsec - req->queued.tv_nsec) / 1e6;
+	if (waited > opt_queue_timeout)
+		return make_error(req, 429, "invalid_request_error", "rate_limit",
+						  "Too many requests hit the API too quickly: this one waited too long for the database. Please retry later.");
+
+	conn = get_conn();
+	if (conn == NULL)
+		return make_error(req, 503, "api_error", NULL,
+						  "The service is temporarily unavailable (no database connection). Please retry later.");
+	run_pipeline(conn, req->key, req->full_method, req->full_path,
+				 req->body_len > 0 ? req->body : "", req->idem, &o);
+
+	if (o.broken)
+	{
+		drop_conn(thread_db);
+		resp = make_error(req, 503, "api_error", NULL,
+						  "The service is temporarily unavailable (the database connection was lost). Please retry later.");
+	}
+	else if (o.sqlstate[0] == '\0' && o.body != NULL)
+		resp = make_response(req, o.status, o.body, req->idem, false);
+	else if (o.error_in_auth && strcmp(o.sqlstate, "28000") == 0)
+		resp = make_error(req, 401, "invalid_request_error", NULL, o.message);
+	else if (!o.error_in_auth && strcmp(o.sqlstate, "42501") == 0)
+	{
+		char		msg[256];
+
+		snprintf(msg, sizeof(msg),
+				 "The provided key '%s' does not have the required permissions for this endpoint.%s",
+				 req->masked, o.restricted ? " Having the 'write' permission would allow this request to continue." : "");
+		resp = make_error(req, 403, "invalid_request_error", NULL, msg);
+	}
+	else if (strcmp(o.sqlstate, "57014") == 0)
+		resp = make_error(req, 500, "api_error", "request_timeout",
+						  "The request took too long to complete and was canceled. Please retry later.");
+	else if (strcmp(o.sqlstate, "40001") == 0 || strcmp(o.sqlstate, "40P01") == 0 ||
+			 strcmp(o.sqlstate, "55P03") == 0)
+		resp = make_error(req, 409, "invalid_request_error", "lock_timeout",
+						  "This object cannot be accessed right now because another API request or Stripe process is currently accessing it. Please retry.");
+	else if (strncmp(o.sqlstate, "08", 2) == 0 || strncmp(o.sqlstate, "53", 2) == 0 ||
+			 strncmp(o.sqlstate, "57P", 3) == 0)
+	{
+		drop_conn(thread_db);
+		resp = make_error(req, 503, "api_error", NULL,
+						  "The service is temporarily unavailable. Please retry later.");
+	}
+	else
+	{
+		log_line("%s: database error SQLSTATE %s%s", req->id,
+				 o.sqlstate[0] ? o.sqlstate : "(none)",
+				 o.error_in_auth ? " authenticating (check the key role's grants to payment_records_gateway)" : "");
+		resp = make_error(req, 500, "api_error", NULL,
+						  "An unexpected error occurred. Please retry later, or contact the administrator with the request id.");
+	}
+	free(o.body);
+	free(o.message);
+	return resp;
+}
+
+static void *
+worker_main(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		Request    *req;
+
+		pthread_mutex_lock(&queue_lock);
+		while (queue_head == NULL && !workers_stop)
+			pthread_cond_wait(&queue_cond, &queue_lock);
+		if (queue_head == NULL)
+		{
+			pthread_mutex_unlock(&queue_lock);
+			break;
+		}
+		req = queue_head;
+		queue_head = req->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		pthread_mutex_unlock(&queue_lock);
+
+		req->response = process(req);
+		atomic_store(&req->state, RS_DONE);
+		MHD_resume_connection(req->connection);
+	}
+	return NULL;
+}
+
+/*
+ * A complete request, in an HTTP thread: what needs no database is
+ * answered here; the rest is queued for a database worker and the
+ * connection suspended until the worker resumes it.
+ */
 static enum MHD_Result
 handle(struct MHD_Connection *connection, Request *req, const char *url,
 	   const char *method)
 {
 	char		key[MAX_KEY_LEN + 2];
-	char		masked[40];
 	const char *idem;
 	Buf			path = {0};
-	PGconn	   *conn;
-	Outcome		o;
-	enum MHD_Result ret;
 
 	if (!request_key(connection, key, sizeof(key)))
 		return respond_error(connection, req, 401, "invalid_request_error", NULL,
 							 "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.");
-	mask_key(masked, sizeof(masked), key);
+	mask_key(req->masked, sizeof(req->masked), key);
 	if (!key_chars_ok(key))
 	{
 		char		msg[80];
 
-		snprintf(msg, sizeof(msg), "Invalid API Key provided: %s", masked);
+		snprintf(msg, sizeof(msg), "Invalid API Key provided: %s", req->masked);
 		return respond_error(connection, req, 401, "invalid_request_error", NULL, msg);
 	}
 	idem = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Idempotency-Key");
@@ -694,61 +849,26 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 							 "Invalid query string: it must be UTF-8.");
 	}
 
-	conn = get_conn();
-	if (conn == NULL)
-	{
-		free(path.data);
-		return respond_error(connection, req, 503, "api_error", NULL,
-							 "The service is temporarily unavailable (no database connection). Please retry later.");
-	}
-	run_pipeline(conn, key, method, path.data, req->body_len > 0 ? req->body : "",
-				 idem, &o);
-	free(path.data);
-
-	if (o.broken)
-	{
-		drop_conn(thread_db);
-		ret = respond_error(connection, req, 503, "api_error", NULL,
-							"The service is temporarily unavailable (the database connection was lost). Please retry later.");
-	}
-	else if (o.sqlstate[0] == '\0' && o.body != NULL)
-		ret = respond(connection, req, o.status, o.body, idem, false);
-	else if (o.error_in_auth && strcmp(o.sqlstate, "28000") == 0)
-		ret = respond_error(connection, req, 401, "invalid_request_error", NULL, o.message);
-	else if (!o.error_in_auth && strcmp(o.sqlstate, "42501") == 0)
-	{
-		char		msg[256];
-
-		snprintf(msg, sizeof(msg),
-				 "The provided key '%s' does not have the required permissions for this endpoint.%s",
-				 masked, o.restricted ? " Having the 'write' permission would allow this request to continue." : "");
-		ret = respond_error(connection, req, 403, "invalid_request_error", NULL, msg);
-	}
-	else if (strcmp(o.sqlstate, "57014") == 0)
-		ret = respond_error(connection, req, 500, "api_error", "request_timeout",
-							"The request took too long to complete and was canceled. Please retry later.");
-	else if (strcmp(o.sqlstate, "40001") == 0 || strcmp(o.sqlstate, "40P01") == 0 ||
-			 strcmp(o.sqlstate, "55P03") == 0)
-		ret = respond_error(connection, req, 409, "invalid_request_error", "lock_timeout",
-							"This object cannot be accessed right now because another API request or Stripe process is currently accessing it. Please retry.");
-	else if (strncmp(o.sqlstate, "08", 2) == 0 || strncmp(o.sqlstate, "53", 2) == 0 ||
-			 strncmp(o.sqlstate, "57P", 3) == 0)
-	{
-		drop_conn(thread_db);
-		ret = respond_error(connection, req, 503, "api_error", NULL,
-							"The service is temporarily unavailable. Please retry later.");
-	}
+	req->full_path = path.data;
+	req->key = strdup(key);
+	req->full_method = strdup(method);
+	req->idem = idem ? strdup(idem) : NULL;
+	if (req->key == NULL || req->full_method == NULL || (idem != NULL && req->idem == NULL))
+		return MHD_NO;
+	req->connection = connection;
+	clock_gettime(CLOCK_MONOTONIC, &req->queued);
+	atomic_store(&req->state, RS_QUEUED);
+	MHD_suspend_connection(connection);
+	pthread_mutex_lock(&queue_lock);
+	req->next = NULL;
+	if (queue_tail != NULL)
+		queue_tail->next = req;
 	else
-	{
-		log_line("%s: database error SQLSTATE %s%s", req->id,
-				 o.sqlstate[0] ? o.sqlstate : "(none)",
-				 o.error_in_auth ? " authenticating (check the key role's grants to payment_records_gateway)" : "");
-		ret = respond_error(connection, req, 500, "api_error", NULL,
-							"An unexpected error occurred. Please retry later, or contact the administrator with the request id.");
-	}
-	free(o.body);
-	free(o.message);
-	return ret;
+		queue_head = req;
+	queue_tail = req;
+	pthread_cond_signal(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -760,6 +880,15 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 
 	(void) cls;
 	(void) version;
+	if (req != NULL && atomic_load(&req->state) == RS_DONE)
+	{
+		/* resumed by the worker: send what it made */
+		struct MHD_Response *resp = req->response;
+
+		req->response = NULL;
+		atomic_store(&req->state, RS_NEW);
+		return queue_made(connection, req, resp);
+	}
 	if (req == NULL)
 	{
 		const char *cl;
@@ -867,7 +996,13 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 				 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
 				 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "client closed" :
 				 toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" : "error");
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
 	free(req->body);
+	free(req->key);
+	free(req->full_method);
+	free(req->full_path);
+	free(req->idem);
 	free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&inflight, 1);
@@ -908,8 +1043,11 @@ usage(FILE *f)
 			"  --port N                 TCP port (PR_GATEWAY_PORT, default 8787)\n"
 			"  --conninfo STR           libpq connection string of the gateway's login role\n"
 			"                           (PR_GATEWAY_CONNINFO; PG* variables apply too)\n"
-			"  --pool N                 HTTP worker threads, one database connection each\n"
+			"  --pool N                 database worker threads, one connection each\n"
 			"                           (PR_GATEWAY_POOL, default 4)\n"
+			"  --http-threads N         threads serving HTTP (PR_GATEWAY_HTTP_THREADS, default 2)\n"
+			"  --queue-timeout MS       a request waiting longer for a database worker is\n"
+			"                           answered 429 (PR_GATEWAY_QUEUE_TIMEOUT, default 5000)\n"
 			"  --max-body BYTES         largest request body (PR_GATEWAY_MAX_BODY, default 262144)\n"
 			"  --max-header BYTES       memory per connection for the request line and headers\n"
 			"                           (PR_GATEWAY_MAX_HEADER, default 16384)\n"
@@ -957,6 +1095,10 @@ set_option(const char *name, const char *v)
 		opt_timeout = (int) parse_long(name, v, 1, 3600);
 	else if (strcmp(name, "statement-timeout") == 0)
 		opt_statement_timeout = (int) parse_long(name, v, 1, INT_MAX);
+	else if (strcmp(name, "http-threads") == 0)
+		opt_http_threads = (int) parse_long(name, v, 1, 64);
+	else if (strcmp(name, "queue-timeout") == 0)
+		opt_queue_timeout = (int) parse_long(name, v, 1, INT_MAX);
 	else if (strcmp(name, "drain") == 0)
 		opt_drain = (int) parse_long(name, v, 0, 3600);
 	else
@@ -978,6 +1120,8 @@ main(int argc, char **argv)
 		{"PR_GATEWAY_TIMEOUT", "timeout"},
 		{"PR_GATEWAY_STATEMENT_TIMEOUT", "statement-timeout"},
 		{"PR_GATEWAY_DRAIN", "drain"},
+		{"PR_GATEWAY_HTTP_THREADS", "http-threads"},
+		{"PR_GATEWAY_QUEUE_TIMEOUT", "queue-timeout"},
 	};
 	struct sockaddr_storage addr;
 	struct MHD_Daemon *daemon;
@@ -986,6 +1130,7 @@ main(int argc, char **argv)
 	size_t		i;
 	int			waited;
 	DbConn	   *db;
+	pthread_t  *workers;
 
 	for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++)
 	{
@@ -1068,14 +1213,27 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	workers = calloc((size_t) opt_pool, sizeof(pthread_t));
+	if (workers == NULL)
+		return 1;
+	for (i = 0; i < (size_t) opt_pool; i++)
+	{
+		if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
+		{
+			fprintf(stderr, "payment_records_gateway: cannot start a worker thread\n");
+			return 1;
+		}
+	}
+
 	daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+							  MHD_ALLOW_SUSPEND_RESUME |
 							  MHD_USE_ERROR_LOG |
 							  (strchr(opt_listen, ':') != NULL ? MHD_USE_IPv6 : 0),
 							  (uint16_t) opt_port, NULL, NULL,
 							  on_request, NULL,
 							  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) opt_pool,
+							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) opt_http_threads,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) opt_max_connections,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) opt_timeout,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) opt_max_header,
@@ -1094,8 +1252,8 @@ main(int argc, char **argv)
 		if (info != NULL && info->port != 0)
 			opt_port = info->port;
 	}
-	log_line("payment_records_gateway listening on %s port %d (pool %d, API version %s)",
-			 opt_listen, opt_port, opt_pool, API_VERSION);
+	log_line("payment_records_gateway listening on %s port %d (pool %d, %d HTTP threads, API version %s)",
+			 opt_listen, opt_port, opt_pool, opt_http_threads, API_VERSION);
 
 	while (sigwait(&sigs, &sig) != 0)
 		;
@@ -1111,6 +1269,13 @@ main(int argc, char **argv)
 	for (waited = 0; atomic_load(&inflight) > 0 && waited < opt_drain * 10; waited++)
 		usleep(100000);
 	MHD_stop_daemon(daemon);
+	pthread_mutex_lock(&queue_lock);
+	workers_stop = true;
+	pthread_cond_broadcast(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	for (i = 0; i < (size_t) opt_pool; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
 	pthread_mutex_lock(&all_db_lock);
 	for (db = all_db; db != NULL; db = db->next)
 		drop_conn(db);

@@ -32,6 +32,21 @@ wait "$holder"
 [ "$(post "/v1/payment_records/$id/report_refund" "$refund" "$work/r.json")" = 200 ] || bad "the refund after the lock"
 grep -q '"amount_refunded": {"value": 100,' "$work/r.json" || bad "the timed-out refund was written: $(cat "$work/r.json")"
 
+note "a request that waited too long for a database worker: 429"
+stop_gateway || bad "the gateway did not exit 0 on SIGTERM"
+start_gateway --pool 1 --queue-timeout 300
+hold "$id" 1.5
+post "/v1/payment_records/$id/report_refund" "$refund" "$work/busy.json" >"$work/busy.status" &
+client=$!
+sleep 0.2
+st=$(curl -s -D "$work/h.txt" -o "$work/r.json" -w '%{http_code}' -u "$SK_TEST:" "$(url '/v1/payment_records?limit=1')")
+echo "   $st: $(tr -d '\n' <"$work/r.json")"
+[ "$st" = 429 ] && grep -q '"code": "rate_limit"' "$work/r.json" || bad "the queued request: $st"
+grep -qi '^Stripe-Should-Retry: true' "$work/h.txt" || bad "no Stripe-Should-Retry on a 429"
+wait "$client"; wait "$holder"
+[ "$(cat "$work/busy.status")" = 200 ] || bad "the request that held the worker: $(cat "$work/busy.status")"
+[ "$(get '/v1/payment_records?limit=1' "$work/r.json")" = 200 ] || bad "the gateway after a 429"
+
 note "the database goes away: 503, then the gateway reconnects"
 "$PR_BIN/pg_ctl" -D "$PR_DATA" -m fast -w stop >/dev/null || bad "cannot stop the server"
 for i in 1 2 3; do
@@ -73,7 +88,7 @@ st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -u "$SK_TEST:" "$(url /
 [ "$st" = 000 ] || bad "a new connection was accepted while draining ($st)"
 wait "$client"
 [ "$(cat "$work/inflight.status")" = 200 ] || bad "the in-flight request: $(cat "$work/inflight.status") $(cat "$work/inflight.json")"
-grep -q '"amount_refunded": {"value": 200,' "$work/inflight.json" || bad "the in-flight refund: $(cat "$work/inflight.json")"
+grep -q '"amount_refunded": {"value": 300,' "$work/inflight.json" || bad "the in-flight refund: $(cat "$work/inflight.json")"
 wait "$gw_pid"; rc=$?; gw_pid=
 [ $rc = 0 ] || bad "the gateway exited $rc after SIGTERM"
 wait "$holder"
