@@ -106,8 +106,12 @@ http() {  # wrk: prints requests/s
     local before after out
     before=$(records)
     q -c CHECKPOINT
+    local cpu0 cpu1
+    cpu0=$(awk '{print $14 + $15}' "/proc/$gw_pid/stat")
     out=$(wrk -t "$(( conns < 2 ? 1 : 2 ))" -c "$conns" -d "${duration}s" --latency -s "$work/post.lua" \
         "http://127.0.0.1:$port/v1/payment_records/report_payment" 2>&1)
+    cpu1=$(awk '{print $14 + $15}' "/proc/$gw_pid/stat")
+    echo "   gateway CPU: $(( (cpu1 - cpu0) * 10 )) ms over ${duration} s" >&2
     after=$(records)
     echo "$out" >"$work/wrk.$sync.out"
     grep -q "Non-2xx" <<<"$out" && echo "!! gateway: $(grep Non-2xx <<<"$out")" >&2
