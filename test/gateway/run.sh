@@ -28,10 +28,21 @@ pr_stage "$src"
 rm -rf "$PR_STAGE/test/gateway/node_modules"
 pr_build PG_CFLAGS=-Werror
 gw=$PR_STAGE/src/gateway/payment_records_gateway
+if [ -n "${GW_SANITIZE:-}" ]; then
+    # GW_SANITIZE=1: the gateway built with ASan and UBSan (not in CI)
+    echo "== the gateway under -fsanitize=address,undefined"
+    make -s -C "$PR_STAGE" clean-gateway
+    make -s -C "$PR_STAGE" src/gateway/payment_records_gateway \
+        PG_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >&2 \
+        || pr_die "sanitizer build of the gateway failed"
+    export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=16
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
 [ -x "$gw" ] || pr_die "the gateway was not built"
 (cd "$PR_STAGE/test/gateway" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
     || pr_die "npm ci failed"
 chown -R postgres: "$PR_STAGE"
 pr_cluster_start
-pr_as_postgres env GW_SKIP_NODE="${GW_SKIP_NODE:-}" GW_BIN="$gw" PR_BIN="$PR_TREE/lib/postgresql/$PR_PGVER/bin" PR_DATA="$PR_DATA" \
+pr_as_postgres env GW_SKIP_NODE="${GW_SKIP_NODE:-}" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" GW_BIN="$gw" PR_BIN="$PR_TREE/lib/postgresql/$PR_PGVER/bin" PR_DATA="$PR_DATA" \
     PR_LOG="$PR_LOG" bash "$PR_STAGE/test/gateway/inner.sh"
