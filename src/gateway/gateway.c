@@ -401,7 +401,13 @@ get_conn(void)
 		return NULL;
 	db->last_attempt = now;
 
-	db->conn = PQconnectdb(opt_conninfo);
+	{
+		/* defaults that --conninfo may override: a dead host fails in 5 s */
+		const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+		const char *const vals[] = {"5", "payment_records_gateway", opt_conninfo, NULL};
+
+		db->conn = PQconnectdbParams(keys, vals, 1);
+	}
 	if (PQstatus(db->conn) != CONNECTION_OK)
 	{
 		log_line("database connection failed: %s",
