@@ -39,3 +39,32 @@ DISTNAME = $(EXTENSION)-$(EXTVERSION)
 .PHONY: dist
 dist:
 	git -C $(srcdir) archive --format=zip --prefix=$(DISTNAME)/ -o $(abspath $(DISTNAME).zip) HEAD
+# The HTTP gateway (src/gateway/, issue 14): a program of its own, built
+# beside the module and installed to $(bindir).  PGXS's PROGRAM would share
+# OBJS with MODULE_big, so it has explicit rules.  Needs libmicrohttpd-dev
+# and libpq-dev.
+GATEWAY = src/gateway/payment_records_gateway
+GATEWAY_OBJS = src/gateway/gateway.o
+
+all: $(GATEWAY)
+
+src/gateway/%.o: src/gateway/%.c
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -c -o $@ $<
+
+$(GATEWAY): $(GATEWAY_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS_EX) -o $@ $(GATEWAY_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq -lmicrohttpd -lpthread
+
+install: install-gateway
+install-gateway: $(GATEWAY)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(GATEWAY) '$(DESTDIR)$(bindir)/payment_records_gateway'
+
+uninstall: uninstall-gateway
+uninstall-gateway:
+	rm -f '$(DESTDIR)$(bindir)/payment_records_gateway'
+
+clean: clean-gateway
+clean-gateway:
+	rm -f $(GATEWAY) $(GATEWAY_OBJS)
+
+.PHONY: install-gateway uninstall-gateway clean-gateway

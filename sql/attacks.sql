@@ -124,6 +124,9 @@ SELECT pg_temp.try($q$DELETE FROM payment_records.event$q$) AS event_delete;
 SELECT pg_temp.try($q$UPDATE payment_records.event SET type = 'payment_record.refunded'$q$) AS event_update;
 SELECT pg_temp.try($q$INSERT INTO payment_records.event (type, livemode, object, created) VALUES ('payment_record.created', false, '{}', now())$q$) AS event_insert;
 SELECT pg_temp.try($q$TRUNCATE payment_records.idempotency_key$q$) AS key_truncate;
+-- nor plant a gateway key of its own
+SELECT pg_temp.try($q$INSERT INTO payment_records.api_key (id, secret_hash, role_name, livemode, restricted, last4, created)
+    VALUES ('key_x', sha256('sk_test_mine'), 'regress_atk_live', false, false, 'mine', now())$q$) AS plant_api_key;
 RESET ROLE;
 -- even the owner cannot change a stored answer or delete a live key
 SELECT pg_temp.try($q$UPDATE payment_records.idempotency_key SET created = now() WHERE key = 'atk-key-1'$q$) AS owner_update;
@@ -405,12 +408,11 @@ SELECT regress_atk_wrapped('atk-wrapped');
 RESET ROLE;
 DROP FUNCTION regress_atk_wrapped(text);
 DROP ROLE regress_atk_plain;
--- dropping a language with CASCADE does not take the extension with it:
--- it depends on none
-BEGIN;
+-- dropping PL/pgSQL with CASCADE would take the extension with it (the
+-- gateway's SQL functions are PL/pgSQL): refused like DROP EXTENSION
 DROP EXTENSION plpgsql CASCADE;
+DROP LANGUAGE plpgsql CASCADE;
 SELECT count(*) AS extension_survives FROM pg_extension WHERE extname = 'payment_records';
-ROLLBACK;
 
 --
 -- 13. A placeholder set before the module is loaded cannot shorten the

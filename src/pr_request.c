@@ -459,6 +459,7 @@ PrCallStep(PrCall *call)
 static void
 PrStoreErrorStep(PrCall *call)
 {
+	/* (stored as the extension's owner: see pr_idem_store_error) */
 	pr_idem_store_error(call->route->function, call->id, call->params,
 						text_to_cstring(call->key), call->error);
 }

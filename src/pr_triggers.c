@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(payment_records_idempotency_key_check);
 PG_FUNCTION_INFO_V1(payment_records_idempotency_key_record_check);
 PG_FUNCTION_INFO_V1(payment_records_event_check);
 PG_FUNCTION_INFO_V1(payment_records_forbid_truncate);
+PG_FUNCTION_INFO_V1(payment_records_owner_only);
 PG_FUNCTION_INFO_V1(payment_records_guard_drop);
 PG_FUNCTION_INFO_V1(payment_records_reference_key);
 
@@ -749,6 +750,19 @@ payment_records_event_check(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/*
+ * A table that only the extension's own functions write (the gateway's
+ * API keys): any other writer is refused, pg_write_all_data included.
+ */
+Datum
+payment_records_owner_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = row_trigger(fcinfo, "owner_only");
+
+	require_owner(td);
+	return PointerGetDatum(NULL);
+}
+
 /* TRUNCATE would bypass the row triggers above. */
 Datum
 payment_records_forbid_truncate(PG_FUNCTION_ARGS)
@@ -767,7 +781,11 @@ payment_records_forbid_truncate(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Does a DROP statement name the extension, or its schema? */
+/*
+ * Does a DROP statement take the extension with it: name it or its
+ * schema, drop its owner's objects, or drop PL/pgSQL (which some of its
+ * functions are written in) with CASCADE?
+ */
 static bool
 drops_extension(Node *stmt)
 {
@@ -790,15 +808,19 @@ drops_extension(Node *stmt)
 	if (!IsA(stmt, DropStmt))
 		return false;
 	drop = (DropStmt *) stmt;
-	if (drop->removeType != OBJECT_EXTENSION && drop->removeType != OBJECT_SCHEMA)
-		return false;
 	foreach(lc, drop->objects)
 	{
 		Node	   *name = lfirst(lc);
+		const char *n = IsA(name, String) ? strVal(name) : NULL;
 
-		if (IsA(name, String) &&
-			strcmp(strVal(name), drop->removeType == OBJECT_EXTENSION ?
-				   PR_EXTENSION_NAME : PR_SCHEMA_NAME) == 0)
+		if (n == NULL)
+			continue;
+		if ((drop->removeType == OBJECT_EXTENSION && strcmp(n, PR_EXTENSION_NAME) == 0) ||
+			(drop->removeType == OBJECT_SCHEMA && strcmp(n, PR_SCHEMA_NAME) == 0))
+			return true;
+		/* the gateway's SQL functions are PL/pgSQL: a cascade takes us too */
+		if ((drop->removeType == OBJECT_EXTENSION || drop->removeType == OBJECT_LANGUAGE) &&
+			strcmp(n, "plpgsql") == 0 && drop->behavior == DROP_CASCADE)
 			return true;
 	}
 	return false;

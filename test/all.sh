@@ -4,7 +4,8 @@
 # then regress and isolation again under UBSan and ASan builds, and a
 # bounded fuzz run (all on the host's PostgreSQL 15); META.json against the
 # PGXN spec; the Debian package built, installed, checked and removed
-# (test/deb.sh); and every suite again, -Werror, on PostgreSQL 17 and 18 in
+# (test/deb.sh); the HTTP gateway's suites (the Stripe Node SDK, malformed
+# HTTP, limits); and every suite again, -Werror, on PostgreSQL 17 and 18 in
 # Debian roots (test/pgroot.sh).  Exits non-zero on any failure and prints
 # the diffs.  Each phase's time is printed, and a summary at the end.
 set -uo pipefail
@@ -52,6 +53,9 @@ phase "15: -Werror, all suites" pg15
 echo "== sanitizer builds: regress and isolation under UBSan, then ASan"
 phase "15: UBSan" bash "$here/sanitize.sh" ubsan
 phase "15: ASan" bash "$here/sanitize.sh" asan
+
+echo "== HTTP gateway: the Stripe Node SDK, malformed HTTP, limits (test/gateway/run.sh)"
+phase "15: gateway" bash "$here/gateway/run.sh"
 
 echo "== fuzz: bounded run (bash test/fuzz/run.sh N SEED for millions)"
 phase "15: fuzz" bash "$here/fuzz/run.sh"

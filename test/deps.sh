@@ -6,7 +6,7 @@
 # runs test/deb.sh in roots with 17 and 18).
 set -euo pipefail
 
-need=(make gcc "postgresql-server-dev-${PR_PG_MAJOR:-15}" libipc-run-perl "$@")
+need=(make gcc "postgresql-server-dev-${PR_PG_MAJOR:-15}" libipc-run-perl libmicrohttpd-dev libpq-dev "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -91,7 +91,8 @@ host_mirror() {
 # package), and what test/deb.sh needs to build the package
 root_packages() {
     echo "postgresql-$1 postgresql-server-dev-$1 postgresql-common make gcc libc6-dev" \
-         "libipc-run-perl perl build-essential dpkg-dev debhelper postgresql-server-dev-all"
+         "libipc-run-perl perl build-essential dpkg-dev debhelper postgresql-server-dev-all" \
+         "libmicrohttpd-dev libpq-dev"
 }
 
 # root_apt ROOT MAJOR LOG: install root_packages into ROOT

@@ -118,6 +118,16 @@ SELECT payment_records.report_payment(
 FROM generate_series(1, 7);
 ROLLBACK;
 });
+# Gateway keys (issue 14): an active and a revoked one, hashes only.
+$a->safe_psql(
+	'postgres', q{
+CREATE ROLE regress_dump_key IN ROLE payment_records_writer;
+GRANT regress_dump_key TO payment_records_gateway;
+SELECT payment_records.create_api_key('regress_dump_key', false, description => 'kept');
+SELECT payment_records.revoke_api_key(id)
+FROM payment_records.create_api_key('regress_dump_key', false, description => 'revoked');
+});
+
 my ($max_seq, $last_value) = split /\|/, $a->safe_psql('postgres',
 	'SELECT (SELECT max(seq) FROM payment_records.payment_record),'
 	  . ' (SELECT last_value FROM payment_records.payment_record_seq_seq)');

@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ * pr_api_keys.c
+ *		The HTTP gateway's keys (issue 14): whether a role may back a key
+ *		of a given mode and kind, and the check of a secret that the
+ *		gateway makes before every request.
+ *
+ * A key maps to a role, and the role decides the mode: live iff it is a
+ * member of payment_records_live (through other roles too, superuser
+ * status aside).  A key's role must not be a superuser, must be one that
+ * payment_records_gateway may SET ROLE to, and, for a restricted key, may
+ * not execute any write function.  create_api_key() (SQL) refuses a role
+ * that breaks a rule; authenticate_api_key() checks them again at every
+ * request, so that a key whose role changed since is refused.
+ *
+ * Secrets are compared by SHA-256 only: the table holds no secret, and an
+ * error shows at most a secret's prefix and its last four characters.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(payment_records_api_key_role_problem);
+PG_FUNCTION_INFO_V1(payment_records_authenticate_api_key);
+
+#define PR_KEYS_SCHEMA	"payment_records"
+#define PR_LIVE_ROLE	"payment_records_live"
+#define PR_GATEWAY_ROLE	"payment_records_gateway"
+
+/* the write functions a restricted key's role may not execute */
+static const char *const pr_write_functions[] = {
+	"report_payment", "report_refund", "report_payment_attempt",
+	"report_payment_attempt_canceled", "report_payment_attempt_failed",
+	"report_payment_attempt_guaranteed", "report_payment_attempt_informational",
+};
+
+/*
+ * Why role_name cannot back a key of this mode and kind, or NULL when it
+ * can.
+ */
+static char *
+PrKeyRoleProblem(const char *role_name, bool livemode, bool restricted)
+{
+	Oid			role = get_role_oid(role_name, true);
+	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
+	Oid			gateway = get_role_oid(PR_GATEWAY_ROLE, true);
+	bool		is_live;
+	int			i;
+
+	if (!OidIsValid(role))
+		return psprintf("role \"%s\" does not exist", role_name);
+	if (superuser_arg(role))
+		return psprintf("role \"%s\" is a superuser: a key must not bypass privileges",
+						role_name);
+	is_live = OidIsValid(live) && is_member_of_role_nosuper(role, live);
+	if (is_live != livemode)
+		return livemode
+			? psprintf("role \"%s\" is not a member of " PR_LIVE_ROLE ": a live key needs a live-mode role",
+					   role_name)
+			: psprintf("role \"%s\" is a member of " PR_LIVE_ROLE ": a test key needs a test-mode role",
+					   role_name);
+	if (!OidIsValid(gateway) || !is_member_of_role_nosuper(gateway, role))
+		return psprintf("role " PR_GATEWAY_ROLE " cannot act as role \"%s\": GRANT \"%s\" TO " PR_GATEWAY_ROLE,
+						role_name, role_name);
+	if (restricted)
+	{
+		for (i = 0; i < (int) lengthof(pr_write_functions); i++)
+		{
+			List	   *name = list_make2(makeString(PR_KEYS_SCHEMA),
+										  makeString((char *) pr_write_functions[i]));
+			Oid			func = LookupFuncName(name, -1, NULL, true);
+
+			if (OidIsValid(func) &&
+				pg_proc_aclcheck(func, role, ACL_EXECUTE) == ACLCHECK_OK)
+				return psprintf("role \"%s\" may call write functions: a restricted key needs a read-only role",
+								role_name);
+		}
+	}
+	return NULL;
+}
+
+/* api_key_role_problem(key_role name, livemode boolean, restricted boolean) */
+Datum
+payment_records_api_key_role_problem(PG_FUNCTION_ARGS)
+{
+	char	   *problem;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	problem = PrKeyRoleProblem(NameStr(*PG_GETARG_NAME(0)), PG_GETARG_BOOL(1),
+							   PG_GETARG_BOOL(2));
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/* "sk_test_****1234": a known prefix, and the last four of a long secret */
+static char *
+PrMaskSecret(const char *secret, int len)
+{
+	bool		known = len >= 8 &&
+		(strncmp(secret, "sk_test_", 8) == 0 || strncmp(secret, "sk_live_", 8) == 0 ||
+		 strncmp(secret, "rk_test_", 8) == 0 || strncmp(secret, "rk_live_", 8) == 0);
+
+	return psprintf("%.*s****%s", known ? 8 : 0, secret,
+					len >= 20 ? secret + len - 4 : "");
+}
+
+static void
+PrSha256(const char *data, int len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 hash: %s",
+			 ctx ? pg_cryptohash_error(ctx) : "out of memory");
+	pg_cryptohash_free(ctx);
+}
+
+static SPIPlanPtr pr_key_plan = NULL;
+
+/*
+ * authenticate_api_key(secret text, OUT role_name name, OUT livemode
+ * boolean, OUT restricted boolean, OUT key_id text): the role a secret
+ * acts as.  An unknown or revoked secret, or one whose role no longer fits
+ * its key, is SQLSTATE 28000 with Stripe's message (the last also a
+ * warning with the key id and the reason, for the server log).
+ */
+Datum
+payment_records_authenticate_api_key(PG_FUNCTION_ARGS)
+{
+	text	   *secret_t = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	const char *secret = secret_t ? VARDATA_ANY(secret_t) : "";
+	int			len = secret_t ? VARSIZE_ANY_EXHDR(secret_t) : 0;
+	char	   *secret_z = pnstrdup(secret, len);
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	bool		found = false;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (len >= 1 && len <= 255)
+	{
+		uint8		hash[PG_SHA256_DIGEST_LENGTH];
+		bytea	   *hash_b = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		Datum		arg;
+		int			rc;
+
+		PrSha256(secret, len, hash);
+		SET_VARSIZE(hash_b, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		memcpy(VARDATA(hash_b), hash, PG_SHA256_DIGEST_LENGTH);
+		arg = PointerGetDatum(hash_b);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (pr_key_plan == NULL)
+		{
+			Oid			argtype = BYTEAOID;
+			SPIPlanPtr	plan;
+
+			plan = SPI_prepare("SELECT k.id, k.role_name, k.livemode, k.restricted,"
+							   " k.revoked IS NULL"
+							   " FROM " PR_KEYS_SCHEMA ".api_key k"
+							   " WHERE k.secret_hash OPERATOR(pg_catalog.=) $1",
+							   1, &argtype);
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the API key lookup: %s",
+					 SPI_result_code_string(SPI_result));
+			pr_key_plan = plan;
+		}
+		rc = SPI_execute_plan(pr_key_plan, &arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "API key lookup failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		active = DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
+
+			if (active)
+			{
+				char	   *key_id = SPI_getvalue(tup, td, 1);
+				char	   *role_name = SPI_getvalue(tup, td, 2);
+				bool		livemode = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+				bool		restricted = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+				char	   *problem = PrKeyRoleProblem(role_name, livemode, restricted);
+
+				if (problem == NULL)
+				{
+					NameData   *name;
+
+					/* out of SPI's memory, which SPI_finish frees */
+					name = (NameData *) SPI_palloc(NAMEDATALEN);
+					namestrcpy(name, role_name);
+					values[0] = NameGetDatum(name);
+					values[1] = BoolGetDatum(livemode);
+					values[2] = BoolGetDatum(restricted);
+					values[3] = PointerGetDatum(SPI_palloc(VARHDRSZ + strlen(key_id)));
+					SET_VARSIZE(DatumGetPointer(values[3]), VARHDRSZ + strlen(key_id));
+					memcpy(VARDATA(DatumGetPointer(values[3])), key_id, strlen(key_id));
+					found = true;
+				}
+				else
+					ereport(WARNING,
+							(errmsg("API key %s refused: %s", key_id, problem)));
+			}
+		}
+		SPI_finish();
+	}
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("Invalid API Key provided: %s",
+						PrMaskSecret(secret_z, (int) strlen(secret_z)))));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
