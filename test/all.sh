@@ -6,7 +6,8 @@
 # PGXN spec; the Debian package built, installed, checked and removed
 # (test/deb.sh); the HTTP gateway's suites (the Stripe Node SDK, malformed
 # HTTP, limits); and every suite again, -Werror, on PostgreSQL 17 and 18 in
-# Debian roots (test/pgroot.sh).  Exits non-zero on any failure and prints
+# Debian roots (test/pgroot.sh), where a dump taken on 15 (test/crossdump.sh)
+# is restored and checked as well.  Exits non-zero on any failure and prints
 # the diffs.  Each phase's time is printed, and a summary at the end.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,9 +64,19 @@ phase "15: fuzz" bash "$here/fuzz/run.sh"
 echo "== Debian package: build, install, installcheck, purge"
 phase "15: .deb" bash "$here/deb.sh"
 
+echo "== a dump taken on 15, for 17 and 18 to restore (test/crossdump.sh)"
+xd=$(mktemp -d /tmp/payment_records_crossdump.XXXXXX)
+trap '[ -n "$xd" ] && rm -rf "$xd"' EXIT
+xd_env=()
+if phase "15: dump for 17/18" bash "$here/crossdump.sh" "$xd"; then
+    xd_env=(PR_CROSS_DUMP="$xd")
+else
+    echo "   (no dump: 17 and 18 run their suites without the restore)"
+fi
+
 echo "== PostgreSQL 17 and 18 in Debian roots (test/pgroot.sh)"
-phase "17 (trixie root)" bash "$here/pgroot.sh" 17
-phase "18 (sid root)" bash "$here/pgroot.sh" 18
+phase "17 (trixie root)" env -u PR_CROSS_DUMP "${xd_env[@]}" bash "$here/pgroot.sh" 17
+phase "18 (sid root)" env -u PR_CROSS_DUMP "${xd_env[@]}" bash "$here/pgroot.sh" 18
 
 echo "== summary"
 printf '   %s\n' "${summary[@]}"

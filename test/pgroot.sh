@@ -25,6 +25,11 @@
 # PR_ROOTS_REBUILD=1 throws the roots away and builds them again;
 # PR_APT_ETC (default /etc/apt) is where the apt sources are read;
 # PR_KEEP=1 keeps the build tree inside the root after a pass.
+# PR_CROSS_DUMP=DIR (made by test/crossdump.sh on the host's 15): after
+# installcheck, DIR's pr.dump is restored (pg_restore --single-transaction
+# --exit-on-error) into a database of a pg_virtualenv cluster of MAJOR,
+# snapshot.sql's output must equal expected.txt and after.sql's
+# after_expected.txt; any difference is printed and fails the run.
 # `test/pgroot.sh --mirror` prints the mirror it would use, and exits.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -210,8 +215,41 @@ build_root() {
     echo "   root ready in $((SECONDS - t0)) s: $(cat "$root/.pr-root-ready")"
 }
 
+# cross_restore_script: the script that restores a 15 dump (PR_CROSS_DUMP)
+# inside a root, run as postgres in pg_virtualenv: cross_restore.sh MAJOR DIR
+cross_restore_script() {
+    cat <<'EOF'
+#!/bin/bash
+# written by test/pgroot.sh: restore DIR/pr.dump (test/crossdump.sh, taken
+# on PostgreSQL 15) into this cluster, compare snapshot.sql's output with
+# expected.txt and after.sql's with after_expected.txt
+set -u
+major=$1 dir=$2
+bin=/usr/lib/postgresql/$major/bin
+fail=0
+"$bin/createdb" pr_cross_dump || { echo "!! createdb failed"; exit 1; }
+if ! "$bin/pg_restore" --single-transaction --exit-on-error -d pr_cross_dump "$dir/pr.dump"; then
+    echo "!! pg_restore --single-transaction of the 15 dump into $major failed"
+    exit 1
+fi
+for s in snapshot:expected after:after_expected; do
+    sql=${s%%:*} exp=${s#*:}
+    "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d pr_cross_dump -f "$dir/$sql.sql" >"$dir/$sql.out" 2>&1
+    if ! diff -u "$dir/$exp.txt" "$dir/$sql.out" >"$dir/$sql.diff"; then
+        echo "!! $sql.sql on the restored database differs from $exp.txt:"
+        cat "$dir/$sql.diff"
+        fail=1
+    else
+        echo "   $sql.sql: as $exp.txt ($(wc -l <"$dir/$sql.out") lines)"
+    fi
+done
+exit $fail
+EOF
+}
+
 # test_in_root MAJOR: copy the tree in, build with -Werror, install, run
-# installcheck as postgres on a pg_virtualenv cluster
+# installcheck as postgres on a pg_virtualenv cluster (and, with
+# PR_CROSS_DUMP, restore a 15 dump on another one and check it)
 test_in_root() {
     local major=$1 suite root build rc t0
     suite=$(suite_of "$major")
@@ -224,11 +262,21 @@ test_in_root() {
     tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
         --exclude=output_regress --exclude=output_iso --exclude=tmp_check \
         --exclude=results --exclude=debian/.debhelper -cf - . | tar -C "$build" -xf -
-    local inner=/tmp/${build##*/}
-    echo "== PostgreSQL $major ($suite root, $(cat "$root/.pr-root-ready")): -Werror build; regress, isolation, TAP; .deb"
+    local inner=/tmp/${build##*/} xd=
+    if [ -n "${PR_CROSS_DUMP:-}" ]; then
+        local f
+        for f in pr.dump snapshot.sql expected.txt after.sql after_expected.txt; do
+            [ -s "$PR_CROSS_DUMP/$f" ] || { echo "!! PR_CROSS_DUMP=$PR_CROSS_DUMP has no $f"; rm -rf "$build"; return 1; }
+        done
+        mkdir "$build/.pr_cross_dump" && cp "$PR_CROSS_DUMP"/{pr.dump,snapshot.sql,expected.txt,after.sql,after_expected.txt} \
+            "$build/.pr_cross_dump/" && cross_restore_script >"$build/.pr_cross_dump/cross_restore.sh" \
+            || { echo "!! copying $PR_CROSS_DUMP into the root failed"; rm -rf "$build"; return 1; }
+        xd=$inner/.pr_cross_dump
+    fi
+    echo "== PostgreSQL $major ($suite root, $(cat "$root/.pr-root-ready")): -Werror build; regress, isolation, TAP${xd:+; the 15 dump restored}; .deb"
     t0=$SECONDS
     NS_NET=1 in_ns "$root" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
-        HOME=/root major="$major" dir="$inner" bash -c '
+        HOME=/root major="$major" dir="$inner" xd="$xd" bash -c '
             set -u
             chown -R postgres: "$dir"
             cd "$dir" || exit 2
@@ -252,8 +300,20 @@ test_in_root() {
                 done
                 exit 1
             fi
+            # a dump taken on 15 (PR_CROSS_DUMP), restored here and checked,
+            # on a cluster of its own, before test/deb.sh moves aside what
+            # make install installed
+            xd_rc=0
+            if [ -n "$xd" ]; then
+                echo "== the 15 dump restored into $major (pg_restore --single-transaction)"
+                runuser -u postgres -- env PG_CONFIG=$pgc pg_virtualenv -v "$major" \
+                    bash "$xd/cross_restore.sh" "$major" "$xd" || xd_rc=1
+            fi
             # the Debian package for this version, as on the host
             PR_PG_MAJOR=$major bash test/deb.sh
+            rc=$?
+            [ $rc -ne 0 ] && exit $rc
+            exit $xd_rc
         '
     rc=$?
     if [ $rc -eq 0 ] && [ -z "${PR_KEEP:-}" ]; then
