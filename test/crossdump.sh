@@ -45,6 +45,8 @@ src=$(cd "$here/.." && pwd)
 out=$1
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
+# postgres reads the scripts in it (mktemp -d makes it 0700)
+chmod a+rx "$out" || exit 2
 rm -f "$out"/pr.dump "$out"/snapshot.sql "$out"/expected.txt "$out"/after.sql "$out"/after_expected.txt
 source "$here/fuzz/lib.sh"
 trap pr_cleanup EXIT
