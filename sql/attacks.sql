@@ -325,7 +325,13 @@ SELECT count(*) - :refunds_mid AS written FROM payment_records.refund;
 -- 10. The extension's objects are found by OID, never by name: a renamed
 -- schema with a look-alike planted under the old name is refused, not used.
 --
+-- the schema cannot be renamed, nor given to another owner
+SELECT pg_temp.try('ALTER SCHEMA payment_records RENAME TO regress_atk_moved') AS rename_schema;
+SELECT pg_temp.try('ALTER SCHEMA payment_records OWNER TO regress_atk_writer') AS give_schema;
+-- and if a superuser forces it (the guard disabled), the functions refuse
+-- to follow the name
 BEGIN;
+ALTER EVENT TRIGGER payment_records_guard_drop DISABLE;
 ALTER SCHEMA payment_records RENAME TO regress_atk_moved;
 CREATE SCHEMA payment_records;
 CREATE TABLE payment_records.payment_record (LIKE regress_atk_moved.payment_record);
@@ -369,6 +375,11 @@ DROP SCHEMA payment_records;
 CREATE SCHEMA payment_records;
 CREATE EXTENSION payment_records;
 DROP SCHEMA payment_records;
+-- default privileges that would hand the new functions to another role
+-- (create_api_key to a writer, say) are refused too
+ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO regress_atk_squatter;
+CREATE EXTENSION payment_records;
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM regress_atk_squatter;
 CREATE EXTENSION payment_records;
 SELECT n.nspowner::regrole AS schema_owner FROM pg_namespace n WHERE n.nspname = 'payment_records';
 \set VERBOSITY terse

@@ -31,6 +31,28 @@ END
 $guard$;
 
 --
+-- Default privileges of the installing role would grant other roles
+-- access to the extension's new tables and functions (create_api_key, the
+-- API keys, ...) behind the REVOKEs below: refuse rather than install so.
+--
+DO $defaults$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a
+               WHERE d.defaclrole OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                        WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                 AND d.defaclnamespace OPERATOR(pg_catalog.=) ANY (ARRAY[0::oid,
+                     (SELECT n.oid FROM pg_catalog.pg_namespace n
+                      WHERE n.nspname OPERATOR(pg_catalog.=) 'payment_records')])
+                 AND a.grantee OPERATOR(pg_catalog.<>) 0
+                 AND a.grantee OPERATOR(pg_catalog.<>) d.defaclrole) THEN
+        RAISE EXCEPTION 'default privileges of role "%" would grant other roles access to payment_records objects', CURRENT_USER
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Run this as a superuser without ALTER DEFAULT PRIVILEGES grants to other roles, or remove them first (see \ddp in psql).';
+    END IF;
+END
+$defaults$;
+
+--
 -- 1.1's triggers check every new row; rows written under 1.0 are checked
 -- here, once: a table written directly under 1.0 (by a role with
 -- pg_write_all_data, say) may hold what 1.1 would refuse, and the update
@@ -40,34 +62,79 @@ DO $verify$
 DECLARE
     bad text := '';
     n bigint;
+    horizon timestamptz := pg_catalog.now() OPERATOR(pg_catalog.+) interval '1 day';
 BEGIN
+    -- records: id, creation time, currency form, amount within the
+    -- currency's bounds, and the first attempt
     SELECT count(*) INTO n FROM @extschema@.payment_record r
     WHERE r.id !~ '^pr_[0-9A-Za-z]{24}$' OR NOT pg_catalog.isfinite(r.created)
-       OR r.amount OPERATOR(pg_catalog.<=) 0 OR r.amount OPERATOR(pg_catalog.>) 999999999999
+       OR r.created OPERATOR(pg_catalog.>) horizon OR r.currency !~ '^[a-z]{3}$'
+       OR r.amount OPERATOR(pg_catalog.<=) 0
+       OR r.amount OPERATOR(pg_catalog.>) CASE WHEN r.currency OPERATOR(pg_catalog.=) 'idr'
+                                          THEN 999999999999 ELSE 99999999 END
+       OR (r.currency OPERATOR(pg_catalog.=) ANY (ARRAY['bhd', 'jod', 'kwd', 'omr', 'tnd'])
+           AND r.amount OPERATOR(pg_catalog.%) 10 OPERATOR(pg_catalog.<>) 0)
        OR NOT EXISTS (SELECT 1 FROM @extschema@.payment_attempt_record a
                       WHERE a.record_seq OPERATOR(pg_catalog.=) r.seq
                         AND a.attempt OPERATOR(pg_catalog.=) 1);
     IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s payment records;', n); END IF;
 
+    -- attempts: every column the API reads
     SELECT count(*) INTO n FROM @extschema@.payment_attempt_record a
     WHERE a.id !~ '^par_[0-9A-Za-z]{24}$' OR NOT pg_catalog.isfinite(a.created)
-       OR a.status <> ALL (ARRAY['pending', 'guaranteed', 'failed', 'canceled']);
+       OR a.created OPERATOR(pg_catalog.>) horizon OR NOT pg_catalog.isfinite(a.initiated_at)
+       OR a.status <> ALL (ARRAY['pending', 'guaranteed', 'failed', 'canceled'])
+       OR (a.status OPERATOR(pg_catalog.=) 'guaranteed') <> (a.guaranteed_at IS NOT NULL)
+       OR (a.status OPERATOR(pg_catalog.=) 'failed') <> (a.failed_at IS NOT NULL)
+       OR (a.status OPERATOR(pg_catalog.=) 'canceled') <> (a.canceled_at IS NOT NULL)
+       OR NOT pg_catalog.isfinite(coalesce(a.guaranteed_at, a.failed_at, a.canceled_at, a.created))
+       OR a.customer_presence <> ALL (ARRAY['on_session', 'off_session'])
+       OR pg_catalog.length(a.description) NOT BETWEEN 1 AND 5000
+       OR pg_catalog.jsonb_typeof(a.customer_details) <> 'object'
+       OR pg_catalog.jsonb_typeof(a.payment_method_details) <> 'object'
+       OR pg_catalog.jsonb_typeof(a.processor_details) <> 'object'
+       OR pg_catalog.jsonb_typeof(a.shipping_details) <> 'object'
+       OR pg_catalog.jsonb_typeof(a.metadata) <> 'object'
+       OR (SELECT count(*) FROM pg_catalog.jsonb_each(a.metadata)) OPERATOR(pg_catalog.>) 50
+       OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(a.metadata) e
+                  WHERE pg_catalog.jsonb_typeof(e.value) <> 'string'
+                     OR pg_catalog.length(e.value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.>) 500
+                     OR pg_catalog.length(e.key) NOT BETWEEN 1 AND 40);
     IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s payment attempts;', n); END IF;
 
-    -- running totals in numeric: no wrapping here
+    -- refunds: the chain (running totals in numeric: no wrapping here), the
+    -- amounts' bounds, the times, the reference and the metadata
     SELECT count(*) INTO n FROM (
-        SELECT f.amount, f.refunded_total, p.amount AS record_amount,
+        SELECT f.*, p.amount AS record_amount, p.currency, p.livemode AS record_livemode,
                sum(f.amount::numeric) OVER (PARTITION BY f.record_seq ORDER BY f.refund_no) AS running,
-               f.refund_no, pg_catalog.row_number() OVER (PARTITION BY f.record_seq ORDER BY f.refund_no) AS k,
-               f.livemode, p.livemode AS record_livemode
+               pg_catalog.row_number() OVER (PARTITION BY f.record_seq ORDER BY f.refund_no) AS k
         FROM @extschema@.refund f JOIN @extschema@.payment_record p ON p.seq OPERATOR(pg_catalog.=) f.record_seq) x
     WHERE x.amount OPERATOR(pg_catalog.<=) 0 OR x.refunded_total::numeric <> x.running
        OR x.running OPERATOR(pg_catalog.>) x.record_amount OR x.refund_no <> x.k
-       OR x.livemode <> x.record_livemode;
+       OR x.livemode <> x.record_livemode
+       OR (x.currency OPERATOR(pg_catalog.=) ANY (ARRAY['bhd', 'jod', 'kwd', 'omr', 'tnd'])
+           AND x.amount OPERATOR(pg_catalog.%) 10 OPERATOR(pg_catalog.<>) 0)
+       OR NOT pg_catalog.isfinite(x.created) OR x.created OPERATOR(pg_catalog.>) horizon
+       OR NOT pg_catalog.isfinite(coalesce(x.initiated_at, x.created))
+       OR NOT pg_catalog.isfinite(coalesce(x.refunded_at, x.created))
+       OR pg_catalog.length(x.refund_reference) NOT BETWEEN 1 AND 5000
+       OR pg_catalog.jsonb_typeof(x.metadata) <> 'object'
+       OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(x.metadata) e
+                  WHERE pg_catalog.jsonb_typeof(e.value) <> 'string');
     IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s refunds;', n); END IF;
 
+    -- idempotency keys: form, endpoint, and a stored answer naming a record
+    -- of the key's mode
     SELECT count(*) INTO n FROM @extschema@.idempotency_key k
-    WHERE NOT pg_catalog.isfinite(k.created) OR pg_catalog.length(k.request_hash) <> 32
+    WHERE NOT pg_catalog.isfinite(k.created) OR k.created OPERATOR(pg_catalog.>) horizon
+       OR pg_catalog.length(k.request_hash) <> 32
+       OR pg_catalog.length(k.key) NOT BETWEEN 1 AND 255
+       OR k.endpoint <> ALL (ARRAY['report_payment', 'report_refund', 'report_payment_attempt',
+                                   'report_payment_attempt_canceled', 'report_payment_attempt_failed',
+                                   'report_payment_attempt_guaranteed',
+                                   'report_payment_attempt_informational'])
+       OR pg_catalog.jsonb_typeof(k.response) <> 'object'
+       OR pg_catalog.jsonb_typeof(k.error) <> 'object'
        OR (k.response IS NOT NULL AND NOT EXISTS (
               SELECT 1 FROM @extschema@.payment_record r
               WHERE r.id OPERATOR(pg_catalog.=) (k.response OPERATOR(pg_catalog.->>) 'id')
@@ -75,7 +142,8 @@ BEGIN
     IF n OPERATOR(pg_catalog.>) 0 THEN bad := bad || pg_catalog.format(' %s idempotency keys;', n); END IF;
 
     SELECT count(*) INTO n FROM @extschema@.event e
-    WHERE NOT pg_catalog.isfinite(e.created) OR pg_catalog.jsonb_typeof(e.object) <> 'object'
+    WHERE NOT pg_catalog.isfinite(e.created) OR e.created OPERATOR(pg_catalog.>) horizon
+       OR pg_catalog.jsonb_typeof(e.object) <> 'object'
        OR e.type <> ALL (ARRAY['payment_record.reported', 'payment_record.updated',
                                'payment_record.refunded', 'payment_attempt_record.reported',
                                'payment_attempt_record.guaranteed', 'payment_attempt_record.failed',
@@ -174,14 +242,15 @@ END
 $always$;
 
 --
--- DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED BY its owner)
--- is refused while payment records exist, unless a superuser sets
--- payment_records.allow_drop in the dropping transaction.
+-- DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED BY its owner,
+-- DROP ... plpgsql CASCADE) is refused while payment records exist,
+-- unless a superuser sets payment_records.allow_drop in the dropping
+-- transaction; the schema cannot be renamed or given to another owner.
 --
 CREATE FUNCTION @extschema@.guard_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'payment_records_guard_drop' LANGUAGE C;
 CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'DROP LANGUAGE')
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'DROP LANGUAGE', 'ALTER SCHEMA')
     EXECUTE FUNCTION @extschema@.guard_drop();
 ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
 

@@ -29,6 +29,28 @@ END
 $guard$;
 
 --
+-- Default privileges of the installing role would grant other roles
+-- access to the extension's new tables and functions (create_api_key, the
+-- API keys, ...) behind the REVOKEs below: refuse rather than install so.
+--
+DO $defaults$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a
+               WHERE d.defaclrole OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                        WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                 AND d.defaclnamespace OPERATOR(pg_catalog.=) ANY (ARRAY[0::oid,
+                     (SELECT n.oid FROM pg_catalog.pg_namespace n
+                      WHERE n.nspname OPERATOR(pg_catalog.=) 'payment_records')])
+                 AND a.grantee OPERATOR(pg_catalog.<>) 0
+                 AND a.grantee OPERATOR(pg_catalog.<>) d.defaclrole) THEN
+        RAISE EXCEPTION 'default privileges of role "%" would grant other roles access to payment_records objects', CURRENT_USER
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Run this as a superuser without ALTER DEFAULT PRIVILEGES grants to other roles, or remove them first (see \ddp in psql).';
+    END IF;
+END
+$defaults$;
+
+--
 -- Roles.  Cluster-wide, so created only when missing (a second database
 -- installing the extension reuses them).  Writers may call every function;
 -- readers only the read functions and the tables' SELECT.
@@ -555,14 +577,15 @@ END
 $always$;
 
 --
--- DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED BY its owner)
--- is refused while payment records exist, unless a superuser sets
--- payment_records.allow_drop in the dropping transaction.
+-- DROP EXTENSION (or DROP SCHEMA ... CASCADE, DROP OWNED BY its owner,
+-- DROP ... plpgsql CASCADE) is refused while payment records exist,
+-- unless a superuser sets payment_records.allow_drop in the dropping
+-- transaction; the schema cannot be renamed or given to another owner.
 --
 CREATE FUNCTION @extschema@.guard_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'payment_records_guard_drop' LANGUAGE C;
 CREATE EVENT TRIGGER payment_records_guard_drop ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'DROP LANGUAGE')
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'DROP LANGUAGE', 'ALTER SCHEMA')
     EXECUTE FUNCTION @extschema@.guard_drop();
 ALTER EVENT TRIGGER payment_records_guard_drop ENABLE ALWAYS;
 

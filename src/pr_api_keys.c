@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "pr_compat.h"
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -30,6 +32,9 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "pr_catalog.h"
 
 PG_FUNCTION_INFO_V1(payment_records_api_key_role_problem);
 PG_FUNCTION_INFO_V1(payment_records_authenticate_api_key);
@@ -77,12 +82,13 @@ PrKeyRoleProblem(const char *role_name, bool livemode, bool restricted)
 	{
 		for (i = 0; i < (int) lengthof(pr_write_functions); i++)
 		{
-			List	   *name = list_make2(makeString(PR_KEYS_SCHEMA),
+			/* in the extension's own schema, found by OID (pr_catalog.c) */
+			List	   *name = list_make2(makeString(get_namespace_name(pr_ext_namespace())),
 										  makeString((char *) pr_write_functions[i]));
 			Oid			func = LookupFuncName(name, -1, NULL, true);
 
 			if (OidIsValid(func) &&
-				pg_proc_aclcheck(func, role, ACL_EXECUTE) == ACLCHECK_OK)
+				PR_PROC_ACLCHECK(func, role, ACL_EXECUTE) == ACLCHECK_OK)
 				return psprintf("role \"%s\" may call write functions: a restricted key needs a read-only role",
 								role_name);
 		}
@@ -184,6 +190,8 @@ payment_records_authenticate_api_key(PG_FUNCTION_ARGS)
 					 SPI_result_code_string(SPI_result));
 			pr_key_plan = plan;
 		}
+		/* the schema named in the statement is the extension's own */
+		(void) pr_ext_namespace();
 		rc = SPI_execute_plan(pr_key_plan, &arg, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "API key lookup failed: %s", SPI_result_code_string(rc));

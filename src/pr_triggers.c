@@ -826,11 +826,36 @@ drops_extension(Node *stmt)
 	return false;
 }
 
+/* Does an ALTER SCHEMA rename the extension's schema or change its owner? */
+static bool
+changes_schema(Node *stmt)
+{
+	if (stmt == NULL)
+		return false;
+	if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *r = (RenameStmt *) stmt;
+
+		return r->renameType == OBJECT_SCHEMA && r->subname != NULL &&
+			strcmp(r->subname, PR_SCHEMA_NAME) == 0;
+	}
+	if (IsA(stmt, AlterOwnerStmt))
+	{
+		AlterOwnerStmt *o = (AlterOwnerStmt *) stmt;
+
+		return o->objectType == OBJECT_SCHEMA && o->object != NULL &&
+			IsA(o->object, String) && strcmp(strVal(o->object), PR_SCHEMA_NAME) == 0;
+	}
+	return false;
+}
+
 /*
- * Event trigger on ddl_command_start for DROP EXTENSION, DROP SCHEMA and
- * DROP OWNED: refuse to drop the extension (which drops every payment)
- * while it holds any payment record, unless an administrator has set
- * payment_records.allow_drop for the transaction.
+ * Event trigger on ddl_command_start for DROP EXTENSION, DROP SCHEMA,
+ * DROP OWNED, DROP LANGUAGE and ALTER SCHEMA: refuse to drop the
+ * extension (which drops every payment) while it holds any payment
+ * record, unless an administrator has set payment_records.allow_drop for
+ * the transaction; refuse to rename its schema or give it away, always
+ * (a renamed schema frees the name for a look-alike).
  */
 Datum
 payment_records_guard_drop(PG_FUNCTION_ARGS)
@@ -842,6 +867,12 @@ payment_records_guard_drop(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"guard_drop\" must be fired as an event trigger")));
 	ed = (EventTriggerData *) fcinfo->context;
+	if (changes_schema(ed->parsetree))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" of extension \"%s\" cannot be renamed or given to another owner",
+						PR_SCHEMA_NAME, PR_EXTENSION_NAME),
+				 errdetail("Its functions refuse to run in a renamed schema, and another owner could plant objects in it.")));
 	if (pr_allow_drop || !drops_extension(ed->parsetree))
 		PG_RETURN_VOID();
 	spi_begin();

@@ -155,14 +155,23 @@ $before{keys_live} = $q->("SET up.mode = 'live'; $replay_sql");
 # ---------------------------------------------------------------------
 # Rows written directly under 1.0 that 1.1 would refuse block the update.
 # ---------------------------------------------------------------------
-$q->(q{INSERT INTO payment_records.event (type, livemode, object, created)
-	VALUES ('junk', false, '[1]', now())});
+my $planted = $q->(q{SELECT id || '|' || coalesce(customer_presence, '') FROM payment_records.payment_attempt_record ORDER BY id LIMIT 1});
+my ($pid, $presence) = split /\|/, $planted, -1;
+# (the 1.1 library's checks already run in a 1.0 database: rows like these
+# come from 1.0 code, or from 1.0's triggers silenced by
+# session_replication_role, which 1.1's fire through)
+$q->(qq{SET session_replication_role = replica;
+	INSERT INTO payment_records.event (type, livemode, object, created)
+	VALUES ('junk', false, '[1]', now());
+	UPDATE payment_records.payment_attempt_record SET customer_presence = 'bogus' WHERE id = '$pid'});
 ($rc, $out, $err) = $node->psql($db, 'ALTER EXTENSION payment_records UPDATE');
 isnt($rc, 0, 'the update is refused while the tables hold rows 1.1 refuses');
-like($err, qr/holds rows that version 1\.1 refuses: 1 events;/, '... saying which');
+like($err, qr/holds rows that version 1\.1 refuses: 1 payment attempts; 1 events;/, '... saying which');
 is($q->("SELECT extversion FROM pg_extension WHERE extname = 'payment_records'"),
 	'1.0', '... and nothing was updated');
-$q->(q{DELETE FROM payment_records.event WHERE type = 'junk'});
+$q->(qq{SET session_replication_role = replica;
+	DELETE FROM payment_records.event WHERE type = 'junk';
+	UPDATE payment_records.payment_attempt_record SET customer_presence = nullif('$presence', '') WHERE id = '$pid'});
 
 # ---------------------------------------------------------------------
 # A schema that is not the extension owner's alone blocks the update.
