@@ -64,6 +64,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	pr_ts_param(tree, "initiated_at", NULL, &na.initiated_at);
 	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
 	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
+	na.has_canceled_at = pr_ts_param(tree, "canceled", "canceled_at", &na.canceled_at);
 
 	pr_new_id(a->id, "par_");
 	a->attempt++;
