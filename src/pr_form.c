@@ -174,19 +174,26 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 	char	   *conv;
 	int			len = 0;
 	const char *problem = NULL;
+	const char *code = NULL;	/* a bad escape has no code of its own */
 
 	if (!FormUnescape(raw, rawlen, &s, &len))
 		problem = "invalid percent-encoding";
 	else if (memchr(s, '\0', len) != NULL)
+	{
 		problem = "NUL byte";
+		code = PR_CODE_CHARACTERS;
+	}
 	else if (!pg_verify_mbstr(PG_UTF8, s, len, true))
+	{
 		problem = "invalid UTF-8";
+		code = PR_CODE_CHARACTERS;
+	}
 	if (problem != NULL)
 	{
 		char	   *errkey = (name != NULL) ? FormErrorKey(name, namelen) :
 			FormErrorKey(raw, rawlen);
 
-		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, errkey,
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, code, errkey,
 				 "%s in %s \"%s\"", problem, what, errkey);
 	}
 
@@ -210,7 +217,7 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 			FlushErrorState();
 			errkey = (name != NULL) ? FormErrorKey(name, namelen) :
 				FormErrorKey(raw, rawlen);
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, errkey,
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_CHARACTERS, errkey,
 					 "character not representable in the database encoding in %s \"%s\"",
 					 what, errkey);
 		}

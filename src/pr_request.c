@@ -567,6 +567,8 @@ pr_error_body(ErrorData *edata)
 	{
 		pj_key(&j, "code");
 		pj_string(&j, edata->detail);
+		pj_key(&j, "doc_url");
+		pj_string(&j, psprintf(PR_DOC_URL_PREFIX "%s", edata->detail));
 	}
 	if (edata->message != NULL)
 	{
