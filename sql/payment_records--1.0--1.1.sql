@@ -484,6 +484,8 @@ BEGIN
             status := 400;
             body := jsonb_build_object('error', jsonb_strip_nulls(jsonb_build_object(
                 'code', CASE WHEN code ~ '^[a-z0-9_]{1,64}$' THEN code END,
+                'doc_url', CASE WHEN code ~ '^[a-z0-9_]{1,64}$'
+                                THEN 'https://stripe.com/docs/error-codes/' || code END,
                 'message', msg,
                 'param', nullif(param, ''),
                 'type', 'invalid_request_error')));

@@ -85,9 +85,16 @@ pr_spi_return(Jsonb *result)
 	return copy;
 }
 
+/* longest id quoted in a resource_missing message (ids are 27 or 28) */
+#define PR_MAX_ECHOED_ID	64
+
 void
 pr_raise_missing(const char *kind, const char *id, const char *param)
 {
+	/* an id far longer than any is not echoed back */
+	if (strlen(id) > PR_MAX_ECHOED_ID)
+		pr_error(ERRCODE_NO_DATA_FOUND, PR_CODE_MISSING_RES, param,
+				 "no such %s: the id is longer than %d bytes", kind, PR_MAX_ECHOED_ID);
 	pr_error(ERRCODE_NO_DATA_FOUND, PR_CODE_MISSING_RES, param,
 			 "no such %s: \"%s\"", kind, id);
 	pg_unreachable();

@@ -56,6 +56,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	if (strcmp(a->status, "failed") != 0 && strcmp(a->status, "canceled") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("cannot report a new payment attempt on payment record \"%s\": the latest payment attempt is %s",
 						rec.id, a->status),
 				 errhint("A new attempt can only follow a failed or canceled one.")));
@@ -64,6 +65,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	pr_ts_param(tree, "initiated_at", NULL, &na.initiated_at);
 	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
 	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
+	na.has_canceled_at = pr_ts_param(tree, "canceled", "canceled_at", &na.canceled_at);
 
 	pr_new_id(a->id, "par_");
 	a->attempt++;
@@ -108,6 +110,7 @@ report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *sch
 	if (strcmp(rec.latest.status, "pending") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("cannot report payment record \"%s\" as %s: the latest payment attempt is already %s",
 						rec.id, status, rec.latest.status),
 				 errhint("Only a pending payment attempt can become guaranteed, failed or canceled.")));

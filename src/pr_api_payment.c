@@ -23,45 +23,49 @@ PG_FUNCTION_INFO_V1(payment_records_report_payment);
 PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_record);
 
 /*
- * outcome and the guaranteed / failed hashes must agree: outcome=X needs
- * the X hash, and the other hash (or either hash without an outcome) is
- * refused rather than ignored.  Shared with report_payment_attempt.
+ * outcome and the guaranteed / failed / canceled hashes must agree:
+ * outcome=X needs the X hash, and another outcome's hash (or any of them
+ * without an outcome) is refused rather than ignored.  Shared with
+ * report_payment_attempt.
  */
 void
 pr_check_outcome(JsonbValue *tree, const char **status)
 {
+	static const char *const outcomes[] = {"guaranteed", "failed", "canceled"};
 	char	   *outcome = pr_field_string(tree, "outcome");
-	bool		has_g = pr_field(tree, "guaranteed") != NULL;
-	bool		has_f = pr_field(tree, "failed") != NULL;
+	int			i;
 
 	if (outcome == NULL)
 	{
-		if (has_g || has_f)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "outcome",
-					 "parameter \"%s\" requires parameter \"outcome\"",
-					 has_g ? "guaranteed" : "failed");
+		for (i = 0; i < lengthof(outcomes); i++)
+		{
+			if (pr_field(tree, outcomes[i]) != NULL)
+				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "outcome",
+						 "parameter \"%s\" requires parameter \"outcome\"",
+						 outcomes[i]);
+		}
 		*status = "pending";
+		return;
 	}
-	else if (strcmp(outcome, "guaranteed") == 0)
+	for (i = 0; i < lengthof(outcomes); i++)
 	{
-		if (has_f)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, "failed",
-					 "parameter \"failed\" cannot be used with outcome \"guaranteed\"");
-		if (!has_g)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "guaranteed",
-					 "missing required parameter \"guaranteed\"");
-		*status = "guaranteed";
+		if (strcmp(outcome, outcomes[i]) != 0 && pr_field(tree, outcomes[i]) != NULL)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, outcomes[i],
+					 "parameter \"%s\" cannot be used with outcome \"%s\"",
+					 outcomes[i], outcome);
 	}
-	else
+	for (i = 0; i < lengthof(outcomes); i++)
 	{
-		if (has_g)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, "guaranteed",
-					 "parameter \"guaranteed\" cannot be used with outcome \"failed\"");
-		if (!has_f)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "failed",
-					 "missing required parameter \"failed\"");
-		*status = "failed";
+		if (strcmp(outcome, outcomes[i]) == 0)
+		{
+			if (pr_field(tree, outcomes[i]) == NULL)
+				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, outcomes[i],
+						 "missing required parameter \"%s\"", outcomes[i]);
+			*status = outcomes[i];
+			return;
+		}
 	}
+	elog(ERROR, "unexpected outcome \"%s\"", outcome);
 }
 
 /*
@@ -123,6 +127,7 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	pr_ts_param(tree, "initiated_at", NULL, &na.initiated_at);
 	na.has_guaranteed_at = pr_ts_param(tree, "guaranteed", "guaranteed_at", &na.guaranteed_at);
 	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
+	na.has_canceled_at = pr_ts_param(tree, "canceled", "canceled_at", &na.canceled_at);
 
 	if ((replay = pr_write_begin(&idem, "report_payment", NULL, params, key)) != NULL)
 		PG_RETURN_JSONB_P(replay);

@@ -90,6 +90,7 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	if (strcmp(rec.latest.status, "guaranteed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("payment record \"%s\" cannot be refunded: its latest payment attempt is %s",
 						rec.id, rec.latest.status),
 				 errhint("Only a guaranteed payment can be refunded.")));
@@ -105,14 +106,14 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 					 currency, rec.currency);
 		pr_field_int(amount, "value", &rf.amount);
 		if (rf.amount > remaining)
-			pr_error(ERRCODE_CHECK_VIOLATION, NULL, "amount[value]",
+			pr_error(ERRCODE_CHECK_VIOLATION, PR_CODE_TOO_LARGE, "amount[value]",
 					 "refund amount " INT64_FORMAT " exceeds the remaining refundable amount " INT64_FORMAT " of payment record \"%s\"",
 					 rf.amount, remaining, rec.id);
 	}
 	else
 	{
 		if (remaining <= 0)
-			pr_error(ERRCODE_CHECK_VIOLATION, NULL, "amount[value]",
+			pr_error(ERRCODE_CHECK_VIOLATION, PR_CODE_REFUNDED, "amount[value]",
 					 "payment record \"%s\" has no remaining refundable amount", rec.id);
 		rf.amount = remaining;
 	}

@@ -23,6 +23,7 @@ typedef struct PrShape
 	const char *key;			/* NULL ends a shape */
 	const struct PrShape *sub;	/* hash rendered by this shape, or NULL */
 	int			absent;
+	const char *dflt;			/* string shown when not sent, or NULL */
 } PrShape;
 
 /*
@@ -44,9 +45,16 @@ static const PrShape customer_shape[] = {
 static const PrShape shipping_shape[] = {
 	{"name"}, {"phone"}, {"address", address_shape, SH_EMPTY_SHAPE}, {NULL}
 };
-static const PrShape pm_custom_shape[] = {{"type"}, {"display_name"}, {NULL}};
+/*
+ * Stripe documents payment_method_details.type and custom.display_name as
+ * non-null strings: "custom" (the only type this API takes) when no type
+ * was sent, and "Custom" when no display name was (README, Decisions).
+ */
+static const PrShape pm_custom_shape[] = {
+	{"type"}, {"display_name", NULL, SH_NULL, "Custom"}, {NULL}
+};
 static const PrShape payment_method_shape[] = {
-	{"type"},
+	{"type", NULL, SH_NULL, "custom"},
 	{"custom", pm_custom_shape, SH_OMIT},
 	{"payment_method"},
 	{"billing_details", billing_shape, SH_NULL},
@@ -75,6 +83,8 @@ push_shape(PrJson *j, JsonbContainer *c, const PrShape *shape)
 		{
 			if (s->sub && s->absent == SH_EMPTY_SHAPE)
 				push_shape(j, NULL, s->sub);
+			else if (s->dflt != NULL)
+				pj_string(j, s->dflt);
 			else
 				pj_null(j);
 		}

@@ -27,6 +27,12 @@
 #define PR_CODE_MISSING_RES		"resource_missing"
 #define PR_CODE_EXISTS			"resource_already_exists"
 #define PR_CODE_IDEM_IN_USE		"idempotency_key_in_use"
+#define PR_CODE_TRANSITION		"status_transition_invalid"
+#define PR_CODE_REFUNDED		"charge_already_refunded"
+#define PR_CODE_CHARACTERS		"invalid_characters"
+
+/* Stripe's convention: doc_url is this prefix and the code */
+#define PR_DOC_URL_PREFIX		"https://stripe.com/docs/error-codes/"
 
 /*
  * Marker put in the detail of an idempotency mismatch: Stripe reports it

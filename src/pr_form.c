@@ -5,7 +5,8 @@
  *
  * "a=1&b[c]=2&b[d][e]=3" is {"a": "1", "b": {"c": "2", "d": {"e": "3"}}};
  * "expand[]=x&expand[]=y" and "expand[0]=x&expand[1]=y" are both
- * {"expand": ["x", "y"]}.  Keys and values are percent-decoded ("+" is a
+ * {"expand": ["x", "y"]}.  As the endpoints' schemas say, "metadata" is
+ * always a hash: "metadata[0]=x" is {"metadata": {"0": "x"}}.  Keys and values are percent-decoded ("+" is a
  * space), must be UTF-8 and are converted to the server encoding; every
  * value stays a string, since the validator accepts decimal strings
  * wherever it wants an integer.  This is how Stripe's curl examples can be
@@ -174,19 +175,26 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 	char	   *conv;
 	int			len = 0;
 	const char *problem = NULL;
+	const char *code = NULL;	/* a bad escape has no code of its own */
 
 	if (!FormUnescape(raw, rawlen, &s, &len))
 		problem = "invalid percent-encoding";
 	else if (memchr(s, '\0', len) != NULL)
+	{
 		problem = "NUL byte";
+		code = PR_CODE_CHARACTERS;
+	}
 	else if (!pg_verify_mbstr(PG_UTF8, s, len, true))
+	{
 		problem = "invalid UTF-8";
+		code = PR_CODE_CHARACTERS;
+	}
 	if (problem != NULL)
 	{
 		char	   *errkey = (name != NULL) ? FormErrorKey(name, namelen) :
 			FormErrorKey(raw, rawlen);
 
-		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, errkey,
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, code, errkey,
 				 "%s in %s \"%s\"", problem, what, errkey);
 	}
 
@@ -210,7 +218,7 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 			FlushErrorState();
 			errkey = (name != NULL) ? FormErrorKey(name, namelen) :
 				FormErrorKey(raw, rawlen);
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, errkey,
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_CHARACTERS, errkey,
 					 "character not representable in the database encoding in %s \"%s\"",
 					 what, errkey);
 		}
@@ -498,6 +506,15 @@ FormAddPair(FormState *st, const char *rawkey, int rawkeylen,
 
 		want = (level == nparts) ? FK_STRING :
 			FormPartKind(parts[level], partlens[level]);
+
+		/*
+		 * metadata is a hash in every endpoint's schema, whatever its keys
+		 * look like: "metadata[0]=zero" (how SDKs send {0: "zero"}) is the
+		 * key "0", not an array element.
+		 */
+		if (level == 0 && want == FK_ARRAY && partlens[0] > 0 &&
+			baselen == 8 && memcmp(key, "metadata", 8) == 0)
+			want = FK_HASH;
 		/* the key up to and including this slot, for conflict messages */
 		prefix = (slot - key) + slotlen + (level > 0 ? 1 : 0);
 		if (cur->kind == FK_HASH)

@@ -366,7 +366,7 @@ validate_metadata(PrJson *out, JsonbValue *v, StringInfo path)
 					 "metadata keys must be at most %d characters", PR_MAX_META_KEY);
 		if (memchr(k.val.string.val, '[', k.val.string.len) ||
 			memchr(k.val.string.val, ']', k.val.string.len))
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, path->data,
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_CHARACTERS, path->data,
 					 "metadata keys must not contain \"[\" or \"]\"");
 
 		tok = JsonbIteratorNext(&it, &val, true);

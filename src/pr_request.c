@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "pr_compat.h"
 
 #include "access/htup_details.h"
@@ -31,6 +33,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
@@ -57,6 +60,9 @@ PG_FUNCTION_INFO_V1(payment_records_request);
 
 /* longest Stripe error code taken from an error's detail */
 #define PR_MAX_CODE_LEN		64
+
+/* longest part of an unrecognized path quoted back in its 404 */
+#define PR_MAX_ECHOED_PATH	200
 
 /* the arguments an API function takes, in order */
 typedef enum PrRouteArgs
@@ -132,6 +138,42 @@ PrPartIs(const char *part, int len, const char *s)
 }
 
 /*
+ * The id part of a path, percent-decoded as HTTP clients encode it
+ * ("pr%5F..." is "pr_...").  A part that does not decode to a valid
+ * string of the server encoding without NUL bytes is kept as it was sent:
+ * no id looks like that, so it is simply not found.
+ */
+static char *
+PrDecodeId(const char *part, int len)
+{
+	char	   *out = palloc(len + 1);
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (part[i] == '%' && i + 2 < len &&
+			isxdigit((unsigned char) part[i + 1]) &&
+			isxdigit((unsigned char) part[i + 2]))
+		{
+			char		hex[3] = {part[i + 1], part[i + 2], '\0'};
+
+			out[n++] = (char) strtol(hex, NULL, 16);
+			i += 2;
+		}
+		else if (part[i] == '%')
+			return pnstrdup(part, len);
+		else
+			out[n++] = part[i];
+	}
+	out[n] = '\0';
+	if (memchr(out, '\0', n) != NULL ||
+		!pg_verify_mbstr(GetDatabaseEncoding(), out, n, true))
+		return pnstrdup(part, len);
+	return out;
+}
+
+/*
  * The route for a method (any case) and a path without query string, or
  * -1.  The path is "/v1/" and one to three non-empty parts; *id is set to
  * the id part of routes that have one.
@@ -174,7 +216,7 @@ PrMatchRoute(const char *method, const char *path, char **id)
 			!PrPartIs(parts[nparts - 1], lens[nparts - 1], r->action))
 			continue;
 		if (r->has_id)
-			*id = pnstrdup(parts[1], lens[1]);
+			*id = PrDecodeId(parts[1], lens[1]);
 		return i;
 	}
 	return -1;
@@ -254,6 +296,9 @@ PrUnrecognizedBody(const char *method, const char *path)
 	pj_key(&j, "error");
 	pj_begin_object(&j);
 	pj_key(&j, "message");
+	/* a path far longer than any URL of the API is not echoed in full */
+	if (strlen(path) > PR_MAX_ECHOED_PATH)
+		path = psprintf("%.*s...", pg_mbcliplen(path, strlen(path), PR_MAX_ECHOED_PATH), path);
 	pj_string(&j, psprintf("Unrecognized request URL (%s: %s). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
 						   upper, path));
 	pj_key(&j, "type");
@@ -567,6 +612,8 @@ pr_error_body(ErrorData *edata)
 	{
 		pj_key(&j, "code");
 		pj_string(&j, edata->detail);
+		pj_key(&j, "doc_url");
+		pj_string(&j, psprintf(PR_DOC_URL_PREFIX "%s", edata->detail));
 	}
 	if (edata->message != NULL)
 	{

@@ -23,7 +23,7 @@
 #define INT(n, fl, lo, hi) {n, PK_INTEGER, fl, NULL, NULL, lo, hi}
 
 static const char *const presence_values[] = {"on_session", "off_session", NULL};
-static const char *const payment_outcomes[] = {"guaranteed", "failed", NULL};
+static const char *const payment_outcomes[] = {"guaranteed", "failed", "canceled", NULL};
 static const char *const refund_outcomes[] = {"refunded", NULL};
 static const char *const custom_type[] = {"custom", NULL};
 
@@ -79,10 +79,12 @@ static const PrField refund_processor_details[] = {
 
 static const PrField guaranteed[] = {TS("guaranteed_at", PF_REQUIRED), END};
 static const PrField failed[] = {TS("failed_at", PF_REQUIRED), END};
+static const PrField canceled[] = {TS("canceled_at", PF_REQUIRED), END};
 static const PrField refunded[] = {TS("refunded_at", PF_REQUIRED), END};
 
 const PrField pr_schema_report_payment[] = {
 	AMOUNT("amount_requested", PF_REQUIRED),
+	OBJ("canceled", 0, canceled),
 	OBJ("customer_details", 0, customer_details),
 	ENUM("customer_presence", 0, presence_values),
 	STR("description", 0),
@@ -110,6 +112,7 @@ const PrField pr_schema_report_refund[] = {
 };
 
 const PrField pr_schema_report_attempt[] = {
+	OBJ("canceled", 0, canceled),
 	STR("description", 0),
 	EXPAND,
 	OBJ("failed", 0, failed),

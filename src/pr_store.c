@@ -358,8 +358,8 @@ insert_attempt_row(PrInsertBatch *b, PrRecord *rec, PrNewAttempt *na)
 	n[PR_ATT_GUARANTEED_AT] = !na->has_guaranteed_at;
 	v[PR_ATT_FAILED_AT] = TimestampTzGetDatum(na->failed_at);
 	n[PR_ATT_FAILED_AT] = !na->has_failed_at;
-	v[PR_ATT_CANCELED_AT] = (Datum) 0;
-	n[PR_ATT_CANCELED_AT] = true;	/* a new attempt is never canceled */
+	v[PR_ATT_CANCELED_AT] = TimestampTzGetDatum(na->canceled_at);
+	n[PR_ATT_CANCELED_AT] = !na->has_canceled_at;
 	v[PR_ATT_ATTEMPT] = Int32GetDatum(a->attempt);
 	v[PR_ATT_ID] = CStringGetTextDatum(a->id);
 	v[PR_ATT_STATUS] = CStringGetTextDatum(a->status);

@@ -66,6 +66,8 @@ typedef struct PrNewAttempt
 	TimestampTz guaranteed_at;
 	bool		has_failed_at;
 	TimestampTz failed_at;
+	bool		has_canceled_at;
+	TimestampTz canceled_at;
 } PrNewAttempt;
 
 extern void pr_store_insert_payment(PrRecord *rec, PrNewAttempt *na);

@@ -276,7 +276,10 @@ error_body(const char *type, const char *code, const char *message)
 	{
 		buf_puts(&b, "    \"code\": ");
 		buf_json_string(&b, code);
-		buf_puts(&b, ",\n");
+		/* codes are the gateway's own literals: [a-z_], nothing to escape */
+		buf_puts(&b, ",\n    \"doc_url\": \"https://stripe.com/docs/error-codes/");
+		buf_puts(&b, code);
+		buf_puts(&b, "\",\n");
 	}
 	buf_puts(&b, "    \"message\": ");
 	buf_json_string(&b, message);
@@ -835,14 +838,14 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 		return respond_error(connection, req, 400, "invalid_request_error", NULL,
 							 "Keys for idempotent requests can only be 255 characters long and must be valid UTF-8.");
 	if (req->body_len > 0 && !valid_utf8(req->body, req->body_len))
-		return respond_error(connection, req, 400, "invalid_request_error", NULL,
-							 "Invalid request body: it must be UTF-8 form-encoded parameters.");
+		return respond_error(connection, req, 400, "invalid_request_error",
+							 "invalid_characters", "Invalid request body: it must be UTF-8 form-encoded parameters.");
 	buf_puts(&path, url);
 	if (!valid_utf8(path.data, path.len))
 	{
 		free(path.data);
-		return respond_error(connection, req, 400, "invalid_request_error", NULL,
-							 "Invalid request URL: it must be UTF-8.");
+		return respond_error(connection, req, 400, "invalid_request_error",
+							 "invalid_characters", "Invalid request URL: it must be UTF-8.");
 	}
 	buf_puts(&path, "?");
 	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_query_arg, &path);
@@ -851,8 +854,8 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 	if (!valid_utf8(path.data, path.len))
 	{
 		free(path.data);
-		return respond_error(connection, req, 400, "invalid_request_error", NULL,
-							 "Invalid query string: it must be UTF-8.");
+		return respond_error(connection, req, 400, "invalid_request_error",
+							 "invalid_characters", "Invalid query string: it must be UTF-8.");
 	}
 
 	req->full_path = path.data;

@@ -441,3 +441,117 @@ test('form bodies and query strings are decoded by the database', async () => {
   assert.equal(res.status, 400);
   assert.equal((await res.json()).error.code, 'parameter_missing');
 });
+
+// Issue 14, fidelity: each test below failed before the fidelity branch.
+test('outcome canceled on reportPayment and reportPaymentAttempt', async () => {
+  const c = await stripe.paymentRecords.reportPayment({
+    ...guaranteedPayment(1200), guaranteed: undefined, outcome: 'canceled', canceled: { canceled_at: ts() },
+  });
+  assert.deepEqual(c.amount_canceled, { currency: 'usd', value: 1200 });
+  assert.deepEqual(c.amount_guaranteed, { currency: 'usd', value: 0 });
+  assert.deepEqual(c.amount_failed, { currency: 'usd', value: 0 });
+  // a canceled attempt allows a new one, which may be canceled too
+  const n = await stripe.paymentRecords.reportPaymentAttempt(c.id, {
+    initiated_at: ts(), outcome: 'canceled', canceled: { canceled_at: ts() },
+  });
+  assert.notEqual(n.latest_payment_attempt_record, c.latest_payment_attempt_record);
+  assert.equal(n.amount_canceled.value, 1200);
+  const g = await stripe.paymentRecords.reportPaymentAttempt(c.id, {
+    initiated_at: ts(), outcome: 'guaranteed', guaranteed: { guaranteed_at: ts() },
+  });
+  assert.equal(g.amount_canceled.value, 0);
+  assert.equal(g.amount_guaranteed.value, 1200);
+  const first = await stripe.paymentAttemptRecords.retrieve(c.latest_payment_attempt_record);
+  assert.equal(first.amount_canceled.value, 1200);
+  await rejects(stripe.paymentRecords.reportPayment({ ...docsPayment(), outcome: 'canceled' }),
+    Stripe.errors.StripeInvalidRequestError, { statusCode: 400, code: 'parameter_missing', param: 'canceled' });
+  await rejects(stripe.paymentRecords.reportPayment({
+    ...docsPayment(), outcome: 'failed', failed: { failed_at: ts() }, canceled: { canceled_at: ts() },
+  }), Stripe.errors.StripeInvalidRequestError, { statusCode: 400, code: 'parameters_exclusive', param: 'canceled' });
+});
+
+test('payment_method_details.type and custom.display_name are never null', async () => {
+  const shapes = [];
+  const p = await stripe.paymentRecords.reportPayment({ ...docsPayment(), payment_method_details: { payment_method: 'pm_only' } });
+  shapes.push(p, await stripe.paymentRecords.retrieve(p.id));
+  shapes.push(await stripe.paymentRecords.reportPaymentAttemptInformational(p.id, { description: 'x' }));
+  shapes.push(await stripe.paymentRecords.reportPaymentAttemptFailed(p.id, { failed_at: ts() }));
+  const n = await stripe.paymentRecords.reportPaymentAttempt(p.id, { initiated_at: ts() });
+  shapes.push(n, await stripe.paymentAttemptRecords.retrieve(n.latest_payment_attempt_record));
+  const q = await stripe.paymentRecords.reportPayment({
+    ...docsPayment(), payment_method_details: { type: 'custom', custom: { type: 'cpmt_1' } },
+  });
+  shapes.push(q);
+  for await (const a of stripe.paymentAttemptRecords.list({ payment_record: p.id })) shapes.push(a);
+  shapes.push(...(await stripe.paymentRecords.list({ limit: 20 })).data);
+  for (const o of shapes) {
+    assert.equal(typeof o.payment_method_details.type, 'string', `${o.id}: type`);
+    if (o.payment_method_details.custom) {
+      assert.equal(typeof o.payment_method_details.custom.display_name, 'string', `${o.id}: display_name`);
+    }
+  }
+  assert.equal(p.payment_method_details.type, 'custom');
+  assert.equal(q.payment_method_details.custom.display_name, 'Custom');
+  assert.equal(q.payment_method_details.custom.type, 'cpmt_1');
+});
+
+test('error bodies carry the code of Stripe\'s list and its doc_url', async () => {
+  const p = await stripe.paymentRecords.reportPayment(guaranteedPayment(500));
+  const cases = [
+    [() => stripe.paymentRecords.reportPaymentAttemptFailed(p.id, { failed_at: ts() }), 'status_transition_invalid', 400],
+    [() => stripe.paymentRecords.reportPaymentAttempt(p.id, { initiated_at: ts() }), 'status_transition_invalid', 400],
+    [() => stripe.paymentRecords.reportRefund(p.id, refund(501)), 'amount_too_large', 400],
+    [() => stripe.paymentRecords.reportPayment({ ...docsPayment(), bogus: 1 }), 'parameter_unknown', 400],
+    [() => stripe.paymentRecords.retrieve('pr_000000000000000000000000'), 'resource_missing', 404],
+  ];
+  for (const [call, code, statusCode] of cases) {
+    const err = await rejects(call(), Stripe.errors.StripeInvalidRequestError, { statusCode, code });
+    assert.equal(err.doc_url, `https://stripe.com/docs/error-codes/${code}`);
+  }
+  // a NUL byte in a form body: decoded by the database, a 400 with a code
+  const res = await fetch(`${base}/v1/payment_records/report_payment`, {
+    method: 'POST', body: 'description=a%00b',
+    headers: { Authorization: `Bearer ${process.env.SK_TEST}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+  });
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.error.code, 'invalid_characters');
+  assert.equal(body.error.doc_url, 'https://stripe.com/docs/error-codes/invalid_characters');
+  await stripe.paymentRecords.reportRefund(p.id, refund(undefined));
+  const err = await rejects(stripe.paymentRecords.reportRefund(p.id, refund(undefined)),
+    Stripe.errors.StripeInvalidRequestError, { statusCode: 400, code: 'charge_already_refunded' });
+  assert.equal(err.doc_url, 'https://stripe.com/docs/error-codes/charge_already_refunded');
+});
+
+test('metadata with integer-like keys is a hash, alone or mixed', async () => {
+  const p = await stripe.paymentRecords.reportPayment({ ...docsPayment(), metadata: { 0: 'zero' } });
+  assert.deepEqual(p.metadata, { 0: 'zero' });
+  // JavaScript sends integer-like keys first: metadata[0], metadata[1], then the others
+  const q = await stripe.paymentRecords.reportPayment({ ...docsPayment(), metadata: { order: '6735', 1: 'one', 0: 'zero' } });
+  assert.deepEqual(q.metadata, { 0: 'zero', 1: 'one', order: '6735' });
+  const u = await stripe.paymentRecords.reportPaymentAttemptInformational(q.id, { metadata: { 1: '', 7: 'seven' } });
+  assert.deepEqual(u.metadata, { 0: 'zero', 7: 'seven', order: '6735' });
+  // a body that cannot be decoded is a 400 body
+  const auth = { Authorization: `Bearer ${process.env.SK_TEST}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+  const res = await fetch(`${base}/v1/payment_records/report_payment`, {
+    method: 'POST', headers: auth, body: 'metadata[a]=1&metadata[a][b]=2',
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.type, 'invalid_request_error');
+});
+
+test('path ids are percent-decoded; long ids are not echoed', async () => {
+  const p = await stripe.paymentRecords.reportPayment(docsPayment());
+  const auth = { Authorization: `Bearer ${process.env.SK_TEST}` };
+  let res = await fetch(`${base}/v1/payment_records/${p.id.replace('_', '%5F')}`, { headers: auth });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).id, p.id);
+  const long = 'pr_' + 'x'.repeat(10000);
+  const err = await rejects(stripe.paymentRecords.retrieve(long), Stripe.errors.StripeInvalidRequestError,
+    { statusCode: 404, code: 'resource_missing' });
+  assert.ok(!err.message.includes('x'.repeat(100)), 'the id is not echoed');
+  assert.ok(err.message.length < 200);
+  res = await fetch(`${base}/v1/nothing/${'y'.repeat(10000)}`, { headers: auth });
+  assert.equal(res.status, 404);
+  assert.ok((await res.text()).length < 1000);
+});

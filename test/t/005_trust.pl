@@ -169,7 +169,7 @@ sub check_restore
 	if ($ok)
 	{
 		is($counts, $dumped, "$label: every row restored");
-		is($answer, '400 amount[value]', "$label: the fully refunded record refuses another refund")
+		is($answer, '400 charge_already_refunded', "$label: the fully refunded record refuses another refund")
 		  or diag($answer);
 	}
 	else
