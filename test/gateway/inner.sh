@@ -67,7 +67,12 @@ start_gateway
 note "gateway pid $gw_pid on 127.0.0.1:$GW_PORT"
 
 note "the official Stripe Node SDK (node --test)"
+# GW_RECORD: sdk.test.mjs appends every 2xx body it receives, for schema.test.mjs
+export GW_RECORD=$work/responses.jsonl
 [ -n "${GW_SKIP_NODE:-}" ] || (cd "$here" && node --test --test-reporter=spec sdk.test.mjs) || bad "SDK suite failed"
+
+note "every object against Stripe's OpenAPI schema (node --test, ajv)"
+[ -n "${GW_SKIP_NODE:-}" ] || (cd "$here" && node --test --test-reporter=spec schema.test.mjs) || bad "schema suite failed"
 
 note "malformed HTTP"
 [ -n "${GW_SKIP_NODE:-}" ] || (cd "$here" && node --test --test-reporter=spec malformed.test.mjs) || bad "malformed-HTTP suite failed"

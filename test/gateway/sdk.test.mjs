@@ -6,6 +6,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
+import { appendFileSync } from 'node:fs';
+
+// GW_RECORD: a file where every 2xx JSON body this suite receives is
+// appended, one JSON line {via, method, path, status, body}, for
+// schema.test.mjs to validate against Stripe's OpenAPI schema (issue 14).
+// The SDK's own emitEventBodies option hands the parsed body to the
+// 'response' event; the suite's few plain fetch() calls go through the
+// wrapper below.
+const recordFile = process.env.GW_RECORD;
+function record(via, method, path, status, body) {
+  if (!recordFile || status < 200 || status > 299 || body === undefined) return;
+  appendFileSync(recordFile, JSON.stringify({ via, method, path, status, body }) + '\n');
+}
+const fetch = async (url, init = {}) => {
+  const res = await globalThis.fetch(url, init);
+  if (recordFile && res.ok && (res.headers.get('content-type') ?? '').startsWith('application/json')) {
+    const text = await res.clone().text();
+    record('fetch', init.method ?? 'GET', new URL(url).pathname, res.status, JSON.parse(text));
+  }
+  return res;
+};
 
 const port = Number(process.env.GW_PORT);
 const base = `http://127.0.0.1:${port}`;
@@ -14,10 +35,12 @@ const liveSkip = liveByRole ? false
   : 'the database takes the mode from payment_records.livemode on this branch, not yet from the role';
 
 function client(key, extra = {}) {
-  return new Stripe(key, {
+  const c = new Stripe(key, {
     host: '127.0.0.1', port, protocol: 'http', apiVersion: '2026-10-28',
-    maxNetworkRetries: 0, telemetry: false, ...extra,
+    maxNetworkRetries: 0, telemetry: false, emitEventBodies: !!recordFile, ...extra,
   });
+  if (recordFile) c.on('response', (e) => record('sdk', e.method, e.path, e.status, e.body));
+  return c;
 }
 const stripe = client(process.env.SK_TEST);
 const live = client(process.env.SK_LIVE);
