@@ -730,32 +730,54 @@ pr_store_record_key(int64 seq, bool lock, PrRecordKey *rk)
 }
 
 /*
+ * Row n of a record's chain (0: the newest) read into a fresh slot under
+ * the latest snapshot, after a CommandCounterIncrement so that it also
+ * sees this transaction's rows of the statement being checked.  The
+ * caller reads what it needs from the slot, then calls chain_done.
+ */
+typedef struct PrChainRead
+{
+	Relation	rel;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+} PrChainRead;
+
+static bool
+chain_read(PrChainRead *r, PrTable t, const char *index, int64 record_seq, int32 n)
+{
+	r->rel = pr_table_open(t, AccessShareLock);
+	r->slot = table_slot_create(r->rel, NULL);
+	CommandCounterIncrement();
+	r->snap = RegisterSnapshot(GetLatestSnapshot());
+	return chain_row(r->rel, index, record_seq, n, r->snap, r->slot);
+}
+
+static void
+chain_done(PrChainRead *r)
+{
+	UnregisterSnapshot(r->snap);
+	ExecDropSingleTupleTableSlot(r->slot);
+	table_close(r->rel, AccessShareLock);
+}
+
+/*
  * For the triggers: the status and number of attempt n of a record (n = 0:
- * the latest), by an index probe under the latest snapshot, which sees
- * this transaction's own rows of the statement being checked.
+ * the latest), by an index probe under the latest snapshot.
  */
 bool
 pr_store_attempt_state(int64 record_seq, int32 n, PrAttemptState *out)
 {
-	Relation	rel = pr_table_open(PR_T_ATTEMPT, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snap;
-	bool		found;
+	PrChainRead r;
 	bool		isnull;
+	bool		found = chain_read(&r, PR_T_ATTEMPT, "payment_attempt_record_attempt_key",
+								   record_seq, n);
 
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	found = chain_row(rel, "payment_attempt_record_attempt_key", record_seq, n, snap, slot);
 	if (found)
 	{
-		char	   *status = slot_text(slot, PR_ATT_STATUS);
-
-		out->status = pr_status_from_text(status);
-		out->attempt = DatumGetInt32(slot_getattr(slot, PR_ATT_ATTEMPT + 1, &isnull));
+		out->status = pr_status_from_text(slot_text(r.slot, PR_ATT_STATUS));
+		out->attempt = DatumGetInt32(slot_getattr(r.slot, PR_ATT_ATTEMPT + 1, &isnull));
 	}
-	UnregisterSnapshot(snap);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
+	chain_done(&r);
 	return found;
 }
 
@@ -763,20 +785,13 @@ pr_store_attempt_state(int64 record_seq, int32 n, PrAttemptState *out)
 bool
 pr_store_refund_total(int64 record_seq, int32 refund_no, int64 *total)
 {
-	Relation	rel = pr_table_open(PR_T_REFUND, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snap;
-	bool		found;
+	PrChainRead r;
 	bool		isnull;
+	bool		found = chain_read(&r, PR_T_REFUND, "refund_pkey", record_seq, refund_no);
 
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	found = chain_row(rel, "refund_pkey", record_seq, refund_no, snap, slot);
 	if (found)
-		*total = DatumGetInt64(slot_getattr(slot, PR_RF_REFUNDED_TOTAL + 1, &isnull));
-	UnregisterSnapshot(snap);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
+		*total = DatumGetInt64(slot_getattr(r.slot, PR_RF_REFUNDED_TOTAL + 1, &isnull));
+	chain_done(&r);
 	return found;
 }
 
