@@ -114,6 +114,8 @@ typedef struct Request
 	bool		answered;
 	bool		started;		/* the headers were seen by on_request() */
 	bool		path_nul;		/* the percent-decoded path has a NUL */
+	const char *uri;			/* the request target as on_uri() saw it */
+	size_t		uri_len;		/* up to its first NUL */
 	int			status;
 	char		method[16];
 	char		path[128];		/* for the log line only: see on_uri() */
@@ -1134,7 +1136,30 @@ new_request(const char *uri)
 			req->path[n++] = (b > 32 && b < 127) ? (char) b : '.';
 	}
 	req->path[n] = '\0';
+	req->uri = uri;
+	req->uri_len = uri != NULL ? strlen(uri) : 0;
 	return req;
+}
+
+/*
+ * A NUL byte sent raw in the request target: libmicrohttpd 0.9.75 keeps
+ * the request line as C strings, so the target ends at the NUL, and the
+ * rest is silently dropped.  It splits the line "METHOD TARGET VERSION"
+ * in place, in one buffer, so the version string starts right after the
+ * target and its separating space: a target shorter than that distance
+ * had a NUL in it.  (Checked only where that layout holds.)
+ */
+static bool
+raw_nul_in_target(const Request *req, const char *url, const char *version)
+{
+	uintptr_t	u = (uintptr_t) url;
+	uintptr_t	v = (uintptr_t) version;
+
+	if (req->uri == NULL || url != req->uri || version == NULL || version[0] == '\0')
+		return false;
+	if (v <= u || v - u > (uintptr_t) opt_max_header)
+		return false;
+	return v - u - 1 > req->uri_len;
 }
 
 static void *
@@ -1160,6 +1185,8 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 {
 	HeaderCounts *hc = cls;
 
+	if (key == NULL)
+		return MHD_YES;
 	(void) kind;
 	(void) key_size;
 	(void) value_size;
@@ -1185,7 +1212,6 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 	Request    *req = *con_cls;
 
 	(void) cls;
-	(void) version;
 	if (req != NULL && atomic_load(&req->state) == RS_DONE)
 	{
 		/* resumed by the worker: send what it made */
@@ -1229,7 +1255,7 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 			return refuse_and_close(connection, req, "Invalid request: more than one Authorization header.");
 		if (hc.idempotency_key > 1)
 			return refuse_and_close(connection, req, "Invalid request: more than one Idempotency-Key header.");
-		if (req->path_nul)
+		if (req->path_nul || raw_nul_in_target(req, url, version))
 			return refuse_and_close(connection, req, "Invalid request URL: it must not contain a NUL character (%00).");
 
 		cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,

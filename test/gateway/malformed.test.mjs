@@ -326,6 +326,14 @@ test('paths: %00 is refused, %3F stays in the path and out of the log', async ()
     r = await get(t);
     stripeShaped(r, 400);
   }
+  // a NUL byte sent raw in the target: 400 too (libmicrohttpd would cut there)
+  for (const [before, after] of [[`/v1/payment_records/${id}`, 'junk'], [`/v1/payment_records/${id}`, ''],
+    [`/v1/payment_records/${id}`, '?limit=1'], ['/v1/payment_records', `/${id}`]]) {
+    r = await exchange([Buffer.concat([Buffer.from(`GET ${before}`), Buffer.from([0]),
+      Buffer.from(`${after} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`)])]);
+    const body = stripeShaped(r, 400);
+    assert.match(body.error.message, /NUL/, `raw NUL in ${before}|${after}`);
+  }
   // %2500 is a literal "%00", no NUL
   r = await get(`/v1/payment_records/${id}%2500`);
   assert.equal(r.status, 404, r.text.slice(0, 300));
