@@ -255,10 +255,11 @@ const refusedAndClosed = (r, label) => {
   return body;
 };
 
-test('request smuggling: ambiguous framing and duplicate credentials are refused, the connection closed', async () => {
-  // a full request carrying another key, hidden after the headers
-  const other = `Authorization: Bearer ${process.env.SK_LIVE}\r\n`;
-  const hidden = `GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${other}\r\n`;
+// a full request carrying another key, hidden after the headers
+const other = `Authorization: Bearer ${process.env.SK_LIVE}\r\n`;
+const hidden = `GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${other}\r\n`;
+
+test('request smuggling: two Content-Length headers are refused, the connection closed', async () => {
   // two different Content-Length: the first (0) would make `hidden` the next request
   let r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`]);
   let body = refusedAndClosed(r, 'CL 0 then CL n');
@@ -268,6 +269,11 @@ test('request smuggling: ambiguous framing and duplicate credentials are refused
   // the same value twice is refused too
   r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: 0\r\n\r\n${hidden}`]);
   refusedAndClosed(r, 'CL 0 twice');
+  await alive('two Content-Length');
+});
+
+test('request smuggling: Content-Length with Transfer-Encoding, or another Transfer-Encoding than chunked, is refused', async () => {
+  let r, body;
   // Content-Length with chunked, either order: chunked would end at 0\r\n\r\n
   for (const h of [`Content-Length: ${5 + hidden.length}\r\nTransfer-Encoding: chunked\r\n`,
     `Transfer-Encoding: chunked\r\nContent-Length: ${5 + hidden.length}\r\n`]) {
@@ -281,6 +287,11 @@ test('request smuggling: ambiguous framing and duplicate credentials are refused
     r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}${h}\r\n0\r\n\r\n${hidden}`]);
     refusedAndClosed(r, h);
   }
+  await alive('Transfer-Encoding');
+});
+
+test('two Authorization or Idempotency-Key headers are refused, not the first taken', async () => {
+  let r, body;
   // two Authorization headers: neither is taken
   for (const a of [auth + other, other + auth, auth + auth]) {
     r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${a}\r\n`]);
@@ -293,7 +304,7 @@ test('request smuggling: ambiguous framing and duplicate credentials are refused
   // a single Content-Length still pipelines as before
   r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\n\r\nGET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`], { wait: 2000 });
   assert.equal((r.text.match(/HTTP\/1\.1 200/g) || []).length, 2);
-  await alive('request smuggling');
+  await alive('duplicate credentials');
 });
 
 // the gateway's log line of a request id (inner.sh passes GW_LOG)
@@ -307,14 +318,23 @@ async function logLine(id) {
 }
 const requestId = (r) => /\r\nRequest-Id: (req_[0-9A-Za-z]{14})\r\n/i.exec(r.text)[1];
 
-test('paths: %00 is refused, %3F stays in the path and out of the log', async () => {
+const getTarget = (target) => exchange([`GET ${target} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`]);
+let recordId;
+async function aRecord() {
+  if (recordId) return recordId;
   const form = 'amount_requested[currency]=usd&amount_requested[value]=1&initiated_at=1&payment_method_details[payment_method]=pm_1';
-  let r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${form.length}\r\n\r\n${form}`]);
+  let r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`]);
   assert.equal(r.status, 200);
-  const id = JSON.parse(r.body).id;
-  const get = (target) => exchange([`GET ${target} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`]);
-  r = await get(`/v1/payment_records/${id}`);
+  recordId = JSON.parse(r.body).id;
+  r = await getTarget(`/v1/payment_records/${recordId}`);
   assert.equal(r.status, 200, 'the record itself');
+  return recordId;
+}
+
+test('paths: %00 in the path or query is refused, not cut short', async () => {
+  const id = await aRecord();
+  const get = getTarget;
+  let r;
   // a NUL in the decoded path or query: 400, never the record cut short
   for (const t of [`/v1/payment_records/${id}%00junk`, `/v1/payment_records/${id}%00`, `/v1/payment_records/${id}%00?x=1`,
     `/v1%00/payment_records/${id}`]) {
@@ -326,6 +346,12 @@ test('paths: %00 is refused, %3F stays in the path and out of the log', async ()
     r = await get(t);
     stripeShaped(r, 400);
   }
+  await alive('%00');
+});
+
+test('paths: a NUL byte sent raw in the target is refused', async () => {
+  const id = await aRecord();
+  let r;
   // a NUL byte sent raw in the target: 400 too (libmicrohttpd would cut there)
   for (const [before, after] of [[`/v1/payment_records/${id}`, 'junk'], [`/v1/payment_records/${id}`, ''],
     [`/v1/payment_records/${id}`, '?limit=1'], ['/v1/payment_records', `/${id}`]]) {
@@ -334,6 +360,13 @@ test('paths: %00 is refused, %3F stays in the path and out of the log', async ()
     const body = stripeShaped(r, 400);
     assert.match(body.error.message, /NUL/, `raw NUL in ${before}|${after}`);
   }
+  await alive('raw NUL');
+});
+
+test('paths: %3F stays in the path, and neither it nor a query string is logged', async () => {
+  const id = await aRecord();
+  const get = getTarget;
+  let r;
   // %2500 is a literal "%00", no NUL
   r = await get(`/v1/payment_records/${id}%2500`);
   assert.equal(r.status, 404, r.text.slice(0, 300));
