@@ -75,6 +75,9 @@ typedef struct DbConn
 {
 	PGconn	   *conn;
 	time_t		last_attempt;
+	/* under all_db_lock: for main() to cancel what the worker runs */
+	PGcancel   *cancel;
+	bool		busy;			/* a request is in the database */
 	struct DbConn *next;
 } DbConn;
 
@@ -97,6 +100,8 @@ typedef enum ReqState
 	RS_DONE						/* the worker made the response: queue it */
 } ReqState;
 
+struct DbConn;
+
 typedef struct Request
 {
 	struct timespec start;
@@ -107,9 +112,13 @@ typedef struct Request
 	size_t		body_cap;
 	bool		too_large;
 	bool		answered;
+	bool		started;		/* the headers were seen by on_request() */
+	bool		path_nul;		/* the percent-decoded path has a NUL */
+	const char *uri;			/* the request target as on_uri() saw it */
+	size_t		uri_len;		/* up to its first NUL */
 	int			status;
 	char		method[16];
-	char		path[128];		/* for the log line only */
+	char		path[128];		/* for the log line only: see on_uri() */
 	/* for the database worker */
 	_Atomic ReqState state;
 	struct MHD_Connection *connection;
@@ -119,7 +128,20 @@ typedef struct Request
 	char	   *full_path;		/* path and query string */
 	char	   *idem;
 	struct MHD_Response *response;
-	struct Request *next;
+	int			response_status;
+	struct Request *next;		/* in the queue for the database workers */
+
+	/*
+	 * Under pending_lock: a suspended request is on the pending list until
+	 * its connection is resumed, by the worker that ran it or, when the
+	 * drain time is up, by main() with a 503 (abandoned).  refs counts the
+	 * HTTP side (until on_completed) and the worker side (from the queue
+	 * until the worker is done with it): the last one frees the request.
+	 */
+	int			refs;
+	bool		abandoned;
+	struct Request *pprev;
+	struct Request *pnext;
 } Request;
 
 /*
@@ -134,6 +156,15 @@ static Request *queue_tail = NULL;
 static bool workers_stop = false;
 static int	opt_queue_timeout = 5000;	/* ms */
 static int	opt_http_threads = 2;
+
+/* the suspended requests (see Request) */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static Request *pending_head = NULL;
+static int	pending_count = 0;
+/* set by main() when the drain time is up: no request goes to the database */
+static atomic_bool stopping = false;
+/* set, under pending_lock, once main() answered the pending requests 503 */
+static bool refuse_suspend = false;
 
 /* ---------------------------------------------------------------------
  * small helpers
@@ -201,7 +232,7 @@ copy_printable(char *dst, size_t size, const char *src)
 	size_t		i;
 
 	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++)
-		dst[i] = (src[i] > 32 && src[i] < 127) ? src[i] : '?';
+		dst[i] = (src[i] > 32 && src[i] < 127) ? src[i] : '.';
 	dst[i] = '\0';
 }
 
@@ -307,7 +338,7 @@ mask_key(char *out, size_t size, const char *key)
  * ---------------------------------------------------------------------
  */
 static struct MHD_Response *
-make_response(Request *req, int status, const char *body,
+make_response(Request *req, const char *body,
 			  const char *idempotency_key, bool should_retry)
 {
 	struct MHD_Response *resp;
@@ -326,7 +357,6 @@ make_response(Request *req, int status, const char *body,
 		MHD_add_response_header(resp, "Stripe-Should-Retry", "true");
 	if (atomic_load(&draining))
 		MHD_add_response_header(resp, "Connection", "close");
-	req->status = status;
 	return resp;
 }
 
@@ -335,7 +365,7 @@ make_error(Request *req, int status, const char *type, const char *code,
 		   const char *message)
 {
 	char	   *body = error_body(type, code, message);
-	struct MHD_Response *resp = make_response(req, status, body, NULL,
+	struct MHD_Response *resp = make_response(req, body, NULL,
 											  status == 503 || status == 409 ||
 											  status == 429);
 
@@ -345,14 +375,15 @@ make_error(Request *req, int status, const char *type, const char *code,
 
 /* queue a response made in this (HTTP) thread */
 static enum MHD_Result
-queue_made(struct MHD_Connection *connection, Request *req,
+queue_made(struct MHD_Connection *connection, Request *req, int status,
 		   struct MHD_Response *resp)
 {
 	enum MHD_Result ret;
 
 	if (resp == NULL)
 		return MHD_NO;
-	ret = MHD_queue_response(connection, (unsigned int) req->status, resp);
+	req->status = status;
+	ret = MHD_queue_response(connection, (unsigned int) status, resp);
 	MHD_destroy_response(resp);
 	req->answered = true;
 	return ret;
@@ -362,7 +393,27 @@ static enum MHD_Result
 respond_error(struct MHD_Connection *connection, Request *req, int status,
 			  const char *type, const char *code, const char *message)
 {
-	return queue_made(connection, req, make_error(req, status, type, code, message));
+	return queue_made(connection, req, status, make_error(req, status, type, code, message));
+}
+
+/*
+ * A 400 for a request whose framing or headers are ambiguous (two
+ * Content-Length, Content-Length with Transfer-Encoding, ...): answered
+ * as soon as the headers are read, and the connection is closed after it,
+ * so that nothing after these headers is read as another request.  (An
+ * answer queued before the body makes libmicrohttpd close anyway; the
+ * header says so to the client and holds if that ever changes.)
+ */
+static enum MHD_Result
+refuse_and_close(struct MHD_Connection *connection, Request *req,
+				 const char *message)
+{
+	struct MHD_Response *resp = make_error(req, 400, "invalid_request_error",
+										   NULL, message);
+
+	if (resp != NULL)
+		MHD_add_response_header(resp, "Connection", "close");
+	return queue_made(connection, req, 400, resp);
 }
 
 /* ---------------------------------------------------------------------
@@ -372,6 +423,11 @@ respond_error(struct MHD_Connection *connection, Request *req, int status,
 static void
 drop_conn(DbConn *db)
 {
+	pthread_mutex_lock(&all_db_lock);
+	if (db->cancel != NULL)
+		PQfreeCancel(db->cancel);
+	db->cancel = NULL;
+	pthread_mutex_unlock(&all_db_lock);
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
@@ -438,6 +494,9 @@ get_conn(void)
 		drop_conn(db);
 		return NULL;
 	}
+	pthread_mutex_lock(&all_db_lock);
+	db->cancel = PQgetCancel(db->conn);
+	pthread_mutex_unlock(&all_db_lock);
 	return db->conn;
 }
 
@@ -638,16 +697,40 @@ key_chars_ok(const char *key)
 	return n > 0 && n <= MAX_KEY_LEN;
 }
 
+static bool
+idempotency_key_ok(const char *key, size_t len)
+{
+	if (len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char) key[i] < 0x20 || (unsigned char) key[i] > 0x7e)
+			return false;
+	return true;
+}
+
 /* query arguments back into a form string, appended to the path */
+typedef struct QueryArgs
+{
+	Buf		   *b;
+	bool		nul;			/* a decoded name or value has a NUL (%00) */
+} QueryArgs;
+
 static enum MHD_Result
 add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-			  const char *value)
+			  size_t key_size, const char *value, size_t value_size)
 {
-	Buf		   *b = cls;
+	QueryArgs  *qa = cls;
+	Buf		   *b = qa->b;
 	const char *parts[2] = {key, value};
 	int			i;
 
 	(void) kind;
+	if ((key != NULL && memchr(key, '\0', key_size) != NULL) ||
+		(value != NULL && memchr(value, '\0', value_size) != NULL))
+	{
+		qa->nul = true;
+		return MHD_NO;
+	}
 	buf_puts(b, b->data[b->len - 1] == '?' ? "" : "&");
 	for (i = 0; i < 2; i++)
 	{
@@ -707,12 +790,16 @@ valid_utf8(const char *s, size_t len)
 	return true;
 }
 
+#define SHUTDOWN_MESSAGE "The service is shutting down: this request was not run, or was canceled and rolled back. Please retry."
+
 /*
  * The database part of a request, in a database worker thread: the
- * pipeline on this worker's connection, and the response it makes.
+ * pipeline on this worker's connection, and the response it makes (its
+ * status in *status).  It reads the request, never writes it: once the
+ * drain time is up main() may have answered it already (see Request).
  */
 static struct MHD_Response *
-process(Request *req)
+process(Request *req, int *status)
 {
 	PGconn	   *conn;
 	Outcome		o;
@@ -720,30 +807,45 @@ process(Request *req)
 	struct timespec now;
 	double		waited;
 
+#define ERROR_RESPONSE(st, ...) (*status = (st), make_error(req, (st), __VA_ARGS__))
+	if (atomic_load(&stopping))
+		return ERROR_RESPONSE(503, "api_error", NULL, SHUTDOWN_MESSAGE);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	waited = (double) (now.tv_sec - req->queued.tv_sec) * 1000.0 +
 		(double) (now.tv_nsec - req->queued.tv_nsec) / 1e6;
 	if (waited > opt_queue_timeout)
-		return make_error(req, 429, "invalid_request_error", "rate_limit",
-						  "Too many requests hit the API too quickly: this one waited too long for the database. Please retry later.");
+		return ERROR_RESPONSE(429, "invalid_request_error", "rate_limit",
+							  "Too many requests hit the API too quickly: this one waited too long for the database. Please retry later.");
 
 	conn = get_conn();
 	if (conn == NULL)
-		return make_error(req, 503, "api_error", NULL,
-						  "The service is temporarily unavailable (no database connection). Please retry later.");
+		return ERROR_RESPONSE(503, "api_error", NULL,
+							  "The service is temporarily unavailable (no database connection). Please retry later.");
+	pthread_mutex_lock(&all_db_lock);
+	thread_db->busy = true;
+	pthread_mutex_unlock(&all_db_lock);
 	run_pipeline(conn, req->key, req->full_method, req->full_path,
 				 req->body_len > 0 ? req->body : "", req->idem, &o);
+	pthread_mutex_lock(&all_db_lock);
+	thread_db->busy = false;
+	pthread_mutex_unlock(&all_db_lock);
 
 	if (o.broken)
 	{
 		drop_conn(thread_db);
-		resp = make_error(req, 503, "api_error", NULL,
-						  "The service is temporarily unavailable (the database connection was lost). Please retry later.");
+		resp = ERROR_RESPONSE(503, "api_error", NULL,
+							  "The service is temporarily unavailable (the database connection was lost). Please retry later.");
 	}
 	else if (o.sqlstate[0] == '\0' && o.body != NULL)
-		resp = make_response(req, o.status, o.body, req->idem, false);
+	{
+		*status = o.status;
+		resp = make_response(req, o.body, req->idem, false);
+	}
+	else if (strcmp(o.sqlstate, "57014") == 0 && atomic_load(&stopping))
+		/* canceled by main() when the drain time was up: rolled back */
+		resp = ERROR_RESPONSE(503, "api_error", NULL, SHUTDOWN_MESSAGE);
 	else if (o.error_in_auth && strcmp(o.sqlstate, "28000") == 0)
-		resp = make_error(req, 401, "invalid_request_error", NULL, o.message);
+		resp = ERROR_RESPONSE(401, "invalid_request_error", NULL, o.message);
 	else if (!o.error_in_auth && strcmp(o.sqlstate, "42501") == 0)
 	{
 		char		msg[256];
@@ -751,33 +853,63 @@ process(Request *req)
 		snprintf(msg, sizeof(msg),
 				 "The provided key '%s' does not have the required permissions for this endpoint.%s",
 				 req->masked, o.restricted ? " Having the 'write' permission would allow this request to continue." : "");
-		resp = make_error(req, 403, "invalid_request_error", NULL, msg);
+		resp = ERROR_RESPONSE(403, "invalid_request_error", NULL, msg);
 	}
 	else if (strcmp(o.sqlstate, "57014") == 0)
-		resp = make_error(req, 500, "api_error", "request_timeout",
-						  "The request took too long to complete and was canceled. Please retry later.");
+		resp = ERROR_RESPONSE(500, "api_error", "request_timeout",
+							  "The request took too long to complete and was canceled. Please retry later.");
 	else if (strcmp(o.sqlstate, "40001") == 0 || strcmp(o.sqlstate, "40P01") == 0 ||
 			 strcmp(o.sqlstate, "55P03") == 0)
-		resp = make_error(req, 409, "invalid_request_error", "lock_timeout",
-						  "This object cannot be accessed right now because another API request or Stripe process is currently accessing it. Please retry.");
+		resp = ERROR_RESPONSE(409, "invalid_request_error", "lock_timeout",
+							  "This object cannot be accessed right now because another API request or Stripe process is currently accessing it. Please retry.");
 	else if (strncmp(o.sqlstate, "08", 2) == 0 || strncmp(o.sqlstate, "53", 2) == 0 ||
 			 strncmp(o.sqlstate, "57P", 3) == 0)
 	{
 		drop_conn(thread_db);
-		resp = make_error(req, 503, "api_error", NULL,
-						  "The service is temporarily unavailable. Please retry later.");
+		resp = ERROR_RESPONSE(503, "api_error", NULL,
+							  "The service is temporarily unavailable. Please retry later.");
 	}
 	else
 	{
 		log_line("%s: database error SQLSTATE %s%s", req->id,
 				 o.sqlstate[0] ? o.sqlstate : "(none)",
 				 o.error_in_auth ? " authenticating (check the key role's grants to payment_records_gateway)" : "");
-		resp = make_error(req, 500, "api_error", NULL,
-						  "An unexpected error occurred. Please retry later, or contact the administrator with the request id.");
+		resp = ERROR_RESPONSE(500, "api_error", NULL,
+							  "An unexpected error occurred. Please retry later, or contact the administrator with the request id.");
 	}
+#undef ERROR_RESPONSE
 	free(o.body);
 	free(o.message);
 	return resp;
+}
+
+static void
+free_request(Request *req)
+{
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	free(req->body);
+	free(req->key);
+	free(req->full_method);
+	free(req->full_path);
+	free(req->idem);
+	free(req);
+}
+
+/* off the pending list; under pending_lock */
+static void
+pending_unlink(Request *req)
+{
+	if (req->pprev != NULL)
+		req->pprev->pnext = req->pnext;
+	else if (pending_head == req)
+		pending_head = req->pnext;
+	else
+		return;					/* not on it */
+	if (req->pnext != NULL)
+		req->pnext->pprev = req->pprev;
+	req->pprev = req->pnext = NULL;
+	pending_count--;
 }
 
 static void *
@@ -787,6 +919,9 @@ worker_main(void *arg)
 	for (;;)
 	{
 		Request    *req;
+		struct MHD_Response *resp;
+		int			status = 500;
+		bool		last;
 
 		pthread_mutex_lock(&queue_lock);
 		while (queue_head == NULL && !workers_stop)
@@ -802,9 +937,24 @@ worker_main(void *arg)
 			queue_tail = NULL;
 		pthread_mutex_unlock(&queue_lock);
 
-		req->response = process(req);
-		atomic_store(&req->state, RS_DONE);
-		MHD_resume_connection(req->connection);
+		resp = process(req, &status);
+		pthread_mutex_lock(&pending_lock);
+		if (!req->abandoned)
+		{
+			/* resume the connection with the response (on_request()) */
+			pending_unlink(req);
+			req->response = resp;
+			req->response_status = status;
+			resp = NULL;
+			atomic_store(&req->state, RS_DONE);
+			MHD_resume_connection(req->connection);
+		}
+		last = (--req->refs == 0);
+		pthread_mutex_unlock(&pending_lock);
+		if (resp != NULL)
+			MHD_destroy_response(resp);
+		if (last)
+			free_request(req);
 	}
 	return NULL;
 }
@@ -833,14 +983,40 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 		snprintf(msg, sizeof(msg), "Invalid API Key provided: %s", req->masked);
 		return respond_error(connection, req, 401, "invalid_request_error", NULL, msg);
 	}
-	idem = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Idempotency-Key");
-	if (idem != NULL && (strlen(idem) > 255 || !valid_utf8(idem, strlen(idem))))
-		return respond_error(connection, req, 400, "invalid_request_error", NULL,
-							 "Keys for idempotent requests can only be 255 characters long and must be valid UTF-8.");
+	/*
+	 * The key is echoed in the response's Idempotency-Key header: printable
+	 * ASCII only (as Stripe), so that no control character (CR, LF, VT,
+	 * DEL, NUL, ...) or other byte goes back raw into a header.
+	 */
+	{
+		size_t		idem_len = 0;
+
+		if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, "Idempotency-Key",
+										  strlen("Idempotency-Key"), &idem, &idem_len) != MHD_YES)
+			idem = NULL;
+		if (idem != NULL && !idempotency_key_ok(idem, idem_len))
+			return respond_error(connection, req, 400, "invalid_request_error", NULL,
+								 "Keys for idempotent requests can only be 255 characters long and may only contain printable ASCII characters.");
+	}
 	if (req->body_len > 0 && !valid_utf8(req->body, req->body_len))
 		return respond_error(connection, req, 400, "invalid_request_error",
 							 "invalid_characters", "Invalid request body: it must be UTF-8 form-encoded parameters.");
-	buf_puts(&path, url);
+	if (req->path_nul)
+		return respond_error(connection, req, 400, "invalid_request_error", "invalid_characters",
+							 "Invalid request URL: it must not contain a NUL character (%00).");
+	/*
+	 * The percent-decoded path, with a '?' of it (%3F) encoded again: the
+	 * database splits path and query string at the first '?', so a
+	 * decoded one would turn path text into query parameters.
+	 */
+	buf_append(&path, "", 0);
+	for (const char *c = url; *c != '\0'; c++)
+	{
+		if (*c == '?')
+			buf_puts(&path, "%3F");
+		else
+			buf_append(&path, c, 1);
+	}
 	if (!valid_utf8(path.data, path.len))
 	{
 		free(path.data);
@@ -848,7 +1024,17 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 							 "invalid_characters", "Invalid request URL: it must be UTF-8.");
 	}
 	buf_puts(&path, "?");
-	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_query_arg, &path);
+	{
+		QueryArgs	qa = {&path, false};
+
+		MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, add_query_arg, &qa);
+		if (qa.nul)
+		{
+			free(path.data);
+			return respond_error(connection, req, 400, "invalid_request_error", NULL,
+								 "Invalid query string: it must not contain a NUL character (%00).");
+		}
+	}
 	if (path.data[path.len - 1] == '?')
 		path.data[--path.len] = '\0';
 	if (!valid_utf8(path.data, path.len))
@@ -866,8 +1052,23 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 		return MHD_NO;
 	req->connection = connection;
 	clock_gettime(CLOCK_MONOTONIC, &req->queued);
+	pthread_mutex_lock(&pending_lock);
+	if (refuse_suspend)
+	{
+		/* main() is about to stop the daemon: no connection may be suspended */
+		pthread_mutex_unlock(&pending_lock);
+		return respond_error(connection, req, 503, "api_error", NULL, SHUTDOWN_MESSAGE);
+	}
+	req->refs++;				/* the worker's */
+	req->pprev = NULL;
+	req->pnext = pending_head;
+	if (pending_head != NULL)
+		pending_head->pprev = req;
+	pending_head = req;
+	pending_count++;
 	atomic_store(&req->state, RS_QUEUED);
 	MHD_suspend_connection(connection);
+	pthread_mutex_unlock(&pending_lock);
 	pthread_mutex_lock(&queue_lock);
 	req->next = NULL;
 	if (queue_tail != NULL)
@@ -880,6 +1081,132 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 	return MHD_YES;
 }
 
+static bool
+hexdigit(char c, int *v)
+{
+	if (c >= '0' && c <= '9')
+		*v = c - '0';
+	else if (c >= 'a' && c <= 'f')
+		*v = c - 'a' + 10;
+	else if (c >= 'A' && c <= 'F')
+		*v = c - 'A' + 10;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * A new request.  uri is the request target as sent (NULL if none),
+ * before libmicrohttpd splits off the query string at its first '?' and
+ * percent-decodes the path in place, which would cut the path at a %00.
+ * Here it is decoded as libmicrohttpd does (%XX with two hex digits, any
+ * other '%' kept) to see a NUL, and for the log line.
+ *
+ * The logged path is the decoded path up to its first '?', whether raw
+ * (where libmicrohttpd starts the query string) or decoded from %3F: so
+ * no query string, however encoded, reaches the log.  Other characters
+ * than printable ASCII are logged as '.'.
+ */
+static Request *
+new_request(const char *uri)
+{
+	Request    *req = calloc(1, sizeof(Request));
+	size_t		n = 0;
+	bool		cut = false;
+
+	if (req == NULL)
+		return NULL;
+	req->refs = 1;				/* the HTTP side's, until on_completed() */
+	atomic_fetch_add(&inflight, 1);
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	new_request_id(req->id);
+	for (const char *c = uri; c != NULL && *c != '\0' && *c != '?'; c++)
+	{
+		int			hi,
+					lo;
+		unsigned char b = (unsigned char) *c;
+
+		if (*c == '%' && hexdigit(c[1], &hi) && hexdigit(c[2], &lo))
+		{
+			b = (unsigned char) (hi * 16 + lo);
+			c += 2;
+		}
+		if (b == '\0')
+			req->path_nul = true;
+		if (b == '?')
+			cut = true;
+		if (!cut && n + 1 < sizeof(req->path))
+			req->path[n++] = (b > 32 && b < 127) ? (char) b : '.';
+	}
+	req->path[n] = '\0';
+	req->uri = uri;
+	req->uri_len = uri != NULL ? strlen(uri) : 0;
+	return req;
+}
+
+/*
+ * A NUL byte sent raw in the request target: libmicrohttpd 0.9.75 keeps
+ * the request line as C strings, so the target ends at the NUL, and the
+ * rest is silently dropped.  It splits the line "METHOD TARGET VERSION"
+ * in place, in one buffer, so the version string starts right after the
+ * target and its separating space: a target shorter than that distance
+ * had a NUL in it.  (Checked only where that layout holds.)
+ */
+static bool
+raw_nul_in_target(const Request *req, const char *url, const char *version)
+{
+	uintptr_t	u = (uintptr_t) url;
+	uintptr_t	v = (uintptr_t) version;
+
+	if (req->uri == NULL || url != req->uri || version == NULL || version[0] == '\0')
+		return false;
+	if (v <= u || v - u > (uintptr_t) opt_max_header)
+		return false;
+	return v - u - 1 > req->uri_len;
+}
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	(void) cls;
+	(void) connection;
+	return new_request(uri);
+}
+
+typedef struct HeaderCounts
+{
+	int			content_length;
+	int			transfer_encoding;
+	bool		chunked;		/* the (first) Transfer-Encoding is "chunked" */
+	int			authorization;
+	int			idempotency_key;
+} HeaderCounts;
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+			 size_t key_size, const char *value, size_t value_size)
+{
+	HeaderCounts *hc = cls;
+
+	if (key == NULL)
+		return MHD_YES;
+	(void) kind;
+	(void) key_size;
+	(void) value_size;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		hc->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+	{
+		if (hc->transfer_encoding++ == 0)
+			hc->chunked = (value != NULL && strcasecmp(value, "chunked") == 0);
+	}
+	else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		hc->authorization++;
+	else if (strcasecmp(key, "Idempotency-Key") == 0)
+		hc->idempotency_key++;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *connection, const char *url,
 		   const char *method, const char *version, const char *upload_data,
@@ -888,7 +1215,6 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 	Request    *req = *con_cls;
 
 	(void) cls;
-	(void) version;
 	if (req != NULL && atomic_load(&req->state) == RS_DONE)
 	{
 		/* resumed by the worker: send what it made */
@@ -896,21 +1222,44 @@ on_request(void *cls, struct MHD_Connection *connection, const char *url,
 
 		req->response = NULL;
 		atomic_store(&req->state, RS_NEW);
-		return queue_made(connection, req, resp);
+		return queue_made(connection, req, req->response_status, resp);
 	}
 	if (req == NULL)
 	{
-		const char *cl;
-
-		req = calloc(1, sizeof(Request));
+		/* on_uri() could not allocate it */
+		req = new_request(NULL);
 		if (req == NULL)
 			return MHD_NO;
 		*con_cls = req;
-		atomic_fetch_add(&inflight, 1);
-		clock_gettime(CLOCK_MONOTONIC, &req->start);
-		new_request_id(req->id);
+	}
+	if (!req->started)
+	{
+		const char *cl;
+		HeaderCounts hc = {0};
+
+		req->started = true;
 		copy_printable(req->method, sizeof(req->method), method);
-		copy_printable(req->path, sizeof(req->path), url);
+
+		/*
+		 * Framing and credentials must be unambiguous: libmicrohttpd takes
+		 * the first of two Content-Length headers, lets chunked win over a
+		 * Content-Length, and reads the body of any other Transfer-Encoding
+		 * until the connection closes; a front proxy may do otherwise, and
+		 * what one takes for the body the other takes for the next request.
+		 */
+		MHD_get_connection_values_n(connection, MHD_HEADER_KIND, count_header, &hc);
+		if (hc.content_length > 1)
+			return refuse_and_close(connection, req, "Invalid request: more than one Content-Length header.");
+		if (hc.transfer_encoding > 1 || (hc.transfer_encoding == 1 && !hc.chunked))
+			return refuse_and_close(connection, req, "Invalid request: the only Transfer-Encoding accepted is a single `chunked`.");
+		if (hc.transfer_encoding > 0 && hc.content_length > 0)
+			return refuse_and_close(connection, req, "Invalid request: Content-Length and Transfer-Encoding must not both be sent.");
+		if (hc.authorization > 1)
+			return refuse_and_close(connection, req, "Invalid request: more than one Authorization header.");
+		if (hc.idempotency_key > 1)
+			return refuse_and_close(connection, req, "Invalid request: more than one Idempotency-Key header.");
+		if (req->path_nul || raw_nul_in_target(req, url, version))
+			return refuse_and_close(connection, req, "Invalid request URL: it must not contain a NUL character (%00).");
 
 		cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 										 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -987,6 +1336,7 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	Request    *req = *con_cls;
 	struct timespec end;
 	double		ms;
+	bool		last;
 
 	(void) cls;
 	(void) connection;
@@ -999,21 +1349,22 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 		log_line("%s %s %s %d %.3fms%s", req->id, req->method, req->path,
 				 req->status, ms,
 				 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)");
+	else if (!req->started)
+		log_line("%s - %s - %.3fms (refused by the HTTP parser)", req->id,
+				 req->path, ms);
 	else
 		log_line("%s %s %s - %.3fms (closed before a response: %s)", req->id,
 				 req->method, req->path, ms,
 				 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
 				 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "client closed" :
 				 toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" : "error");
-	if (req->response != NULL)
-		MHD_destroy_response(req->response);
-	free(req->body);
-	free(req->key);
-	free(req->full_method);
-	free(req->full_path);
-	free(req->idem);
-	free(req);
 	*con_cls = NULL;
+	pthread_mutex_lock(&pending_lock);
+	pending_unlink(req);
+	last = (--req->refs == 0);
+	pthread_mutex_unlock(&pending_lock);
+	if (last)
+		free_request(req);
 	atomic_fetch_sub(&inflight, 1);
 }
 
@@ -1116,6 +1467,74 @@ set_option(const char *name, const char *v)
 		usage(stderr);
 		exit(2);
 	}
+}
+
+/*
+ * The drain time is up (main(), after SIGTERM): libmicrohttpd must not be
+ * stopped with a suspended connection (it aborts), so every request still
+ * waiting for a database worker or running in the database is answered.
+ * Those queued are answered 503 without running; those in the database
+ * are canceled (PQcancel), rolled back and answered 503 by their worker,
+ * or with their own response if it comes first; a request whose worker
+ * still has no answer 2 s later (a database that does not answer even a
+ * cancel) is answered 503 here, its outcome unknown.  Then the responses
+ * get up to 1 s to be sent.
+ */
+static void
+stop_pending(void)
+{
+	int			n;
+	int			waited;
+	char		err[256];
+	DbConn	   *db;
+
+	/* from now on a new request (keep-alive) is answered 503 at once */
+	pthread_mutex_lock(&pending_lock);
+	refuse_suspend = true;
+	n = pending_count;
+	pthread_mutex_unlock(&pending_lock);
+	if (n == 0)
+		return;
+	log_line("drain time is up: canceling %d request(s) waiting for or in the database (answered 503)", n);
+	atomic_store(&stopping, true);
+	pthread_mutex_lock(&queue_lock);
+	pthread_cond_broadcast(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	pthread_mutex_lock(&all_db_lock);
+	for (db = all_db; db != NULL; db = db->next)
+		if (db->busy && db->cancel != NULL && !PQcancel(db->cancel, err, sizeof(err)))
+			log_line("cancel request failed: %s", strtok(err, "\n") ?: "");
+	pthread_mutex_unlock(&all_db_lock);
+	for (waited = 0; waited < 20; waited++)
+	{
+		pthread_mutex_lock(&pending_lock);
+		n = pending_count;
+		pthread_mutex_unlock(&pending_lock);
+		if (n == 0)
+			break;
+		usleep(100000);
+	}
+
+	pthread_mutex_lock(&pending_lock);
+	n = 0;
+	while (pending_head != NULL)
+	{
+		Request    *req = pending_head;
+
+		pending_unlink(req);
+		req->abandoned = true;
+		req->response = make_error(req, 503, "api_error", NULL,
+								   "The service is shutting down and the database did not answer this request in time: its outcome is unknown. Please retry it with the same Idempotency-Key.");
+		req->response_status = 503;
+		atomic_store(&req->state, RS_DONE);
+		MHD_resume_connection(req->connection);
+		n++;
+	}
+	pthread_mutex_unlock(&pending_lock);
+	if (n > 0)
+		log_line("%d request(s) still in the database answered 503, outcome unknown", n);
+	for (waited = 0; atomic_load(&inflight) > 0 && waited < 10; waited++)
+		usleep(100000);
 }
 
 int
@@ -1247,6 +1666,7 @@ main(int argc, char **argv)
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) opt_timeout,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) opt_max_header,
 							  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+							  MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 							  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
@@ -1277,18 +1697,31 @@ main(int argc, char **argv)
 	}
 	for (waited = 0; atomic_load(&inflight) > 0 && waited < opt_drain * 10; waited++)
 		usleep(100000);
+	stop_pending();
 	MHD_stop_daemon(daemon);
 	pthread_mutex_lock(&queue_lock);
 	workers_stop = true;
 	pthread_cond_broadcast(&queue_cond);
 	pthread_mutex_unlock(&queue_lock);
-	for (i = 0; i < (size_t) opt_pool; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	pthread_mutex_lock(&all_db_lock);
-	for (db = all_db; db != NULL; db = db->next)
-		drop_conn(db);
-	pthread_mutex_unlock(&all_db_lock);
+	{
+		/* a worker still waiting for the database does not hold up the exit */
+		struct timespec deadline;
+		int			stuck = 0;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 2;
+		for (i = 0; i < (size_t) opt_pool; i++)
+			if (pthread_timedjoin_np(workers[i], NULL, &deadline) != 0)
+				stuck++;
+		if (stuck > 0)
+			log_line("%d database worker(s) still waiting for the database: exiting without them", stuck);
+		else
+		{
+			free(workers);
+			for (db = all_db; db != NULL; db = db->next)
+				drop_conn(db);
+		}
+	}
 	log_line("stopped");
 	return 0;
 }

@@ -59,7 +59,7 @@ start_gateway() {
         sleep 0.1
     done
     [ -n "$GW_PORT" ] || { bad "the gateway did not start"; cat "$work/gateway.log"; exit 1; }
-    export GW_PORT GW_PID=$gw_pid
+    export GW_PORT GW_PID=$gw_pid GW_LOG="$work/gateway.log"
 }
 stop_gateway() { kill -TERM "$gw_pid"; wait "$gw_pid"; local rc=$?; gw_pid=; return $rc; }
 

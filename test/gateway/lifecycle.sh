@@ -95,3 +95,53 @@ wait "$holder"
 grep -q "finishing 1 in-flight request" "$work/gateway.log" && grep -q "stopped" "$work/gateway.log" \
     || bad "no drain in the gateway log"
 echo "   $(grep -c 'report_refund 200' "$work/gateway.log") refund(s) answered 200; exit status $rc"
+
+note "SIGTERM, and the drain time runs out with a request in the database: 503, exit 0"
+# (libmicrohttpd aborts when stopped with a suspended connection)
+start_gateway --drain 1 --statement-timeout 8000
+psql -X -q -c "BEGIN" -c "UPDATE payment_records.payment_record SET amount = amount WHERE id = '$id'" \
+    -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null &
+holder=$!
+sleep 0.5
+t0=$(date +%s%N)
+curl -s -D "$work/h.txt" -o "$work/late.json" -w '%{http_code}' -u "$SK_TEST:" -H 'Idempotency-Key: late-refund-1' \
+    "$(url "/v1/payment_records/$id/report_refund")" -d "$refund" >"$work/late.status" &
+client=$!
+sleep 0.5
+kill -TERM "$gw_pid"
+wait "$gw_pid"; rc=$?; gw_pid=
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait "$client"
+echo "   exit status $rc after $ms ms; the request: $(cat "$work/late.status") $(tr -d '\n' <"$work/late.json")"
+[ $rc = 0 ] || bad "the gateway exited $rc (not 0) when the drain time ran out"
+grep -q "MHD_stop_daemon\|suspended connections" "$work/gateway.log" && bad "libmicrohttpd complained: $(grep -m1 suspended "$work/gateway.log")"
+[ "$(cat "$work/late.status")" = 503 ] && grep -q '"type": "api_error"' "$work/late.json" \
+    && grep -q '"message": "The service is shutting down' "$work/late.json" \
+    || bad "the request in the database at the end of the drain: not a Stripe-shaped 503"
+grep -qi '^Request-Id: req_' "$work/h.txt" || bad "no Request-Id on the 503 at shutdown"
+grep -q "drain time is up: canceling 1 request" "$work/gateway.log" || bad "no log line for the canceled request"
+[ "$ms" -lt 4500 ] || bad "the gateway took $ms ms to stop (--drain 1)"
+wait "$holder"
+start_gateway
+[ "$(get "/v1/payment_records/$id" "$work/r.json")" = 200 ] || bad "the record after the canceled refund"
+grep -q '"amount_refunded": {"value": 300,' "$work/r.json" || bad "the canceled refund was written: $(cat "$work/r.json")"
+stop_gateway || bad "the gateway did not exit 0 on SIGTERM"
+
+note "SIGTERM while the database does not answer at all: 503 (outcome unknown), exit 0"
+# a "server" that accepts the connection and never says a word
+node -e "const s = require('net').createServer(() => {}).listen(0, '127.0.0.1', () => console.log(s.address().port)); setTimeout(() => process.exit(0), 20000)" >"$work/mute.port" &
+mute=$!
+for _ in $(seq 50); do [ -s "$work/mute.port" ] && break; sleep 0.1; done
+start_gateway --drain 1 --conninfo "host=127.0.0.1 port=$(cat "$work/mute.port") dbname=x user=gw_login password=x connect_timeout=10"
+curl -s -o "$work/mute.json" -w '%{http_code}' -u "$SK_TEST:" "$(url /v1/payment_records)" >"$work/mute.status" &
+client=$!
+sleep 0.5
+kill -TERM "$gw_pid"
+wait "$gw_pid"; rc=$?; gw_pid=
+wait "$client"
+echo "   exit status $rc; the request: $(cat "$work/mute.status") $(tr -d '\n' <"$work/mute.json")"
+[ $rc = 0 ] || bad "the gateway exited $rc (not 0) with a database that does not answer"
+[ "$(cat "$work/mute.status")" = 503 ] && grep -q '"type": "api_error"' "$work/mute.json" \
+    && grep -q 'outcome is unknown' "$work/mute.json" || bad "the request at the end of the drain: not a Stripe-shaped 503"
+grep -q "1 request(s) still in the database answered 503" "$work/gateway.log" || bad "no log line for the abandoned request"
+kill "$mute" 2>/dev/null; wait "$mute" 2>/dev/null

@@ -243,3 +243,169 @@ test('memory does not grow with repeated abuse', async () => {
   assert.ok(r3 - r1 < 4096, `RSS grew from ${r1} to ${r3} KiB over two more rounds`);
   await alive('repeated abuse');
 });
+
+// the HTTP responses in what came back on one connection
+const responses = (r) => (r.text.match(/HTTP\/1\.[01] \d{3} /g) || []).length;
+// a refusal of the whole connection: one Stripe-shaped 400, then closed
+const refusedAndClosed = (r, label) => {
+  const body = stripeShaped(r, 400);
+  assert.equal(responses(r), 1, `${label}: one response only, got ${r.text.slice(0, 600)}`);
+  assert.equal(r.closed, true, `${label}: the connection is closed`);
+  assert.match(r.text, /\r\nConnection: close\r\n/i, label);
+  return body;
+};
+
+// a full request carrying another key, hidden after the headers
+const other = `Authorization: Bearer ${process.env.SK_LIVE}\r\n`;
+const hidden = `GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${other}\r\n`;
+
+test('request smuggling: two Content-Length headers are refused, the connection closed', async () => {
+  // two different Content-Length: the first (0) would make `hidden` the next request
+  let r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`]);
+  let body = refusedAndClosed(r, 'CL 0 then CL n');
+  assert.match(body.error.message, /Content-Length/);
+  r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${hidden.length}\r\nContent-Length: 0\r\n\r\n${hidden}`]);
+  refusedAndClosed(r, 'CL n then CL 0');
+  // the same value twice is refused too
+  r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: 0\r\n\r\n${hidden}`]);
+  refusedAndClosed(r, 'CL 0 twice');
+  await alive('two Content-Length');
+});
+
+test('request smuggling: Content-Length with Transfer-Encoding, or another Transfer-Encoding than chunked, is refused', async () => {
+  let r, body;
+  // Content-Length with chunked, either order: chunked would end at 0\r\n\r\n
+  for (const h of [`Content-Length: ${5 + hidden.length}\r\nTransfer-Encoding: chunked\r\n`,
+    `Transfer-Encoding: chunked\r\nContent-Length: ${5 + hidden.length}\r\n`]) {
+    r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}${h}\r\n0\r\n\r\n${hidden}`]);
+    body = refusedAndClosed(r, h);
+    assert.match(body.error.message, /Transfer-Encoding/);
+  }
+  // another Transfer-Encoding than one `chunked` (libmicrohttpd would read to the end of the connection)
+  for (const h of ['Transfer-Encoding: identity\r\n', 'Transfer-Encoding: gzip, chunked\r\n',
+    'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n']) {
+    r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}${h}\r\n0\r\n\r\n${hidden}`]);
+    refusedAndClosed(r, h);
+  }
+  await alive('Transfer-Encoding');
+});
+
+test('two Authorization or Idempotency-Key headers are refused, not the first taken', async () => {
+  let r, body;
+  // two Authorization headers: neither is taken
+  for (const a of [auth + other, other + auth, auth + auth]) {
+    r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${a}\r\n`]);
+    body = refusedAndClosed(r, 'two Authorization');
+    assert.match(body.error.message, /Authorization/);
+  }
+  // two Idempotency-Key headers
+  r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 0\r\n\r\n`]);
+  refusedAndClosed(r, 'two Idempotency-Key');
+  // a single Content-Length still pipelines as before
+  r = await exchange([`GET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\n\r\nGET /v1/payment_records?limit=1 HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`], { wait: 2000 });
+  assert.equal((r.text.match(/HTTP\/1\.1 200/g) || []).length, 2);
+  await alive('duplicate credentials');
+});
+
+// the gateway's log line of a request id (inner.sh passes GW_LOG)
+async function logLine(id) {
+  for (let i = 0; i < 20; i++) {
+    const line = fs.readFileSync(process.env.GW_LOG, 'utf8').split('\n').find((l) => l.includes(` ${id} `));
+    if (line) return line;
+    await sleep(50);
+  }
+  assert.fail(`no log line for ${id}`);
+}
+const requestId = (r) => /\r\nRequest-Id: (req_[0-9A-Za-z]{14})\r\n/i.exec(r.text)[1];
+
+const getTarget = (target) => exchange([`GET ${target} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`]);
+let recordId;
+async function aRecord() {
+  if (recordId) return recordId;
+  const form = 'amount_requested[currency]=usd&amount_requested[value]=1&initiated_at=1&payment_method_details[payment_method]=pm_1';
+  let r = await exchange([`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`]);
+  assert.equal(r.status, 200);
+  recordId = JSON.parse(r.body).id;
+  r = await getTarget(`/v1/payment_records/${recordId}`);
+  assert.equal(r.status, 200, 'the record itself');
+  return recordId;
+}
+
+test('paths: %00 in the path or query is refused, not cut short', async () => {
+  const id = await aRecord();
+  const get = getTarget;
+  let r;
+  // a NUL in the decoded path or query: 400, never the record cut short
+  for (const t of [`/v1/payment_records/${id}%00junk`, `/v1/payment_records/${id}%00`, `/v1/payment_records/${id}%00?x=1`,
+    `/v1%00/payment_records/${id}`]) {
+    r = await get(t);
+    const body = stripeShaped(r, 400);
+    assert.match(body.error.message, /NUL/, t);
+  }
+  for (const t of ['/v1/payment_records?limit=1%00junk', '/v1/payment_records?limit%00=1', '/v1/payment_records?%00']) {
+    r = await get(t);
+    stripeShaped(r, 400);
+  }
+  await alive('%00');
+});
+
+test('paths: a NUL byte sent raw in the target is refused', async () => {
+  const id = await aRecord();
+  let r;
+  // a NUL byte sent raw in the target: 400 too (libmicrohttpd would cut there)
+  for (const [before, after] of [[`/v1/payment_records/${id}`, 'junk'], [`/v1/payment_records/${id}`, ''],
+    [`/v1/payment_records/${id}`, '?limit=1'], ['/v1/payment_records', `/${id}`]]) {
+    r = await exchange([Buffer.concat([Buffer.from(`GET ${before}`), Buffer.from([0]),
+      Buffer.from(`${after} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`)])]);
+    const body = stripeShaped(r, 400);
+    assert.match(body.error.message, /NUL/, `raw NUL in ${before}|${after}`);
+  }
+  await alive('raw NUL');
+});
+
+test('paths: %3F stays in the path, and neither it nor a query string is logged', async () => {
+  const id = await aRecord();
+  const get = getTarget;
+  let r;
+  // %2500 is a literal "%00", no NUL
+  r = await get(`/v1/payment_records/${id}%2500`);
+  assert.equal(r.status, 404, r.text.slice(0, 300));
+  // %3F (either case) is a path character: not a query string for the
+  // database, nor in the log
+  for (const t of ['/v1/payment_records%3Flimit=1', '/v1/payment_records%3flimit=1&starting_after=x',
+    `/v1/payment_records/${id}%3Fexpand=1`, '/v1/payment_records%3Fa=b?limit=1']) {
+    r = await get(t);
+    assert.equal(r.status, 404, `${t} -> ${r.text.slice(0, 300)}`);
+    const line = await logLine(requestId(r));
+    assert.doesNotMatch(line, /limit|expand|starting|\?|%3F|a=b/i, line);
+    assert.match(line, / GET \/v1\/payment_records[/ ]/, line);
+  }
+  // the raw query string is not logged either
+  r = await get(`/v1/payment_records/${id}?expand=1`);
+  assert.doesNotMatch(await logLine(requestId(r)), /expand|\?/);
+  await alive('paths');
+});
+
+test('Idempotency-Key: printable ASCII only, never echoed raw', async () => {
+  const form = 'amount_requested[currency]=usd&amount_requested[value]=1&initiated_at=1&payment_method_details[payment_method]=pm_1';
+  const post = (k) => exchange([Buffer.concat([
+    Buffer.from(`POST /v1/payment_records/report_payment HTTP/1.1\r\nHost: x\r\n${auth}Idempotency-Key: `),
+    Buffer.isBuffer(k) ? k : Buffer.from(k, 'latin1'),
+    Buffer.from(`\r\nContent-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`)])]);
+  for (const c of [0x01, 0x0b, 0x7f, 0x1b, 0x09, 0x80, 0xff]) {
+    const k = Buffer.from([0x61, c, 0x62]);
+    const r = await post(k);
+    const body = stripeShaped(r, 400);
+    assert.match(body.error.message, /printable ASCII/, `0x${c.toString(16)}`);
+    const head = r.text.slice(0, r.text.indexOf('\r\n\r\n'));
+    assert.doesNotMatch(head, /Idempotency-Key/i, `0x${c.toString(16)} echoed: ${JSON.stringify(head)}`);
+    assert.ok(!head.includes(String.fromCharCode(c)), `0x${c.toString(16)} in the response head`);
+  }
+  stripeShaped(await post('k'.repeat(256)), 400);
+  // printable ASCII, up to 255 characters, is fine and echoed
+  const ok = `key ~!"#$%&'()*+,-./:;<=>?@[\\]^_\`{|}${Date.now()}`.padEnd(255, 'k');
+  const r = await post(ok);
+  assert.equal(r.status, 200, r.text.slice(0, 300));
+  assert.ok(r.text.includes(`\r\nIdempotency-Key: ${ok}\r\n`));
+  await alive('Idempotency-Key');
+});
