@@ -17,6 +17,10 @@
 
 #define PR_MAX_IDEMPOTENCY_KEY 255
 
+/*
+ * The record or attempt id argument as a C string; a NULL id is
+ * parameter_missing for "id".
+ */
 char *
 pr_arg_id(FunctionCallInfo fcinfo, int argno)
 {
@@ -26,6 +30,7 @@ pr_arg_id(FunctionCallInfo fcinfo, int argno)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/* The params argument, or NULL when it is SQL NULL. */
 Jsonb *
 pr_arg_params(FunctionCallInfo fcinfo, int argno)
 {
@@ -34,6 +39,10 @@ pr_arg_params(FunctionCallInfo fcinfo, int argno)
 	return PG_GETARG_JSONB_P(argno);
 }
 
+/*
+ * The optional idempotency key argument, or NULL when absent or NULL.  An
+ * empty key, or one over PR_MAX_IDEMPOTENCY_KEY characters, is an error.
+ */
 char *
 pr_arg_idempotency_key(FunctionCallInfo fcinfo, int argno)
 {
@@ -54,6 +63,10 @@ pr_arg_idempotency_key(FunctionCallInfo fcinfo, int argno)
 	return key;
 }
 
+/*
+ * Read tree[key] (or tree[key][sub]), unix seconds, into *out.  Returns
+ * false, leaving *out alone, when it is absent or not a number.
+ */
 bool
 pr_ts_param(JsonbValue *tree, const char *key, const char *sub, TimestampTz *out)
 {
@@ -67,6 +80,7 @@ pr_ts_param(JsonbValue *tree, const char *key, const char *sub, TimestampTz *out
 	return true;
 }
 
+/* Connect to SPI for the store's queries; a failure is an internal error. */
 void
 pr_spi_begin(void)
 {
@@ -74,6 +88,10 @@ pr_spi_begin(void)
 		elog(ERROR, "SPI_connect failed");
 }
 
+/*
+ * Copy result into the caller's memory context and disconnect from SPI:
+ * SPI_finish frees everything allocated while connected, result included.
+ */
 Jsonb *
 pr_spi_return(Jsonb *result)
 {
@@ -88,6 +106,10 @@ pr_spi_return(Jsonb *result)
 /* longest id quoted in a resource_missing message (ids are 27 or 28) */
 #define PR_MAX_ECHOED_ID	64
 
+/*
+ * Raise resource_missing for a kind ("payment_record", ...) and id, blamed
+ * on param.  The id is quoted back unless it is implausibly long.
+ */
 void
 pr_raise_missing(const char *kind, const char *id, const char *param)
 {
@@ -100,6 +122,10 @@ pr_raise_missing(const char *kind, const char *id, const char *param)
 	pg_unreachable();
 }
 
+/*
+ * Lock the row of record id in the caller's mode and read it and its
+ * latest attempt into *rec; an unknown id is resource_missing.
+ */
 void
 pr_lock_record_for_write(const char *id, PrRecord *rec)
 {
@@ -108,6 +134,11 @@ pr_lock_record_for_write(const char *id, PrRecord *rec)
 	pr_store_read_state(rec);
 }
 
+/*
+ * Start a write: connect to SPI and look up the idempotency key.  Returns
+ * a replayed response (SPI already finished), or NULL with SPI still
+ * connected for the caller to do the write and then call pr_write_finish.
+ */
 Jsonb *
 pr_write_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
 			   const char *key)
@@ -121,6 +152,11 @@ pr_write_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params
 	return NULL;
 }
 
+/*
+ * End a write begun by pr_write_begin: store response under the
+ * idempotency key, emit event_type with event_object (default: the
+ * response), and return the response copied out of SPI.
+ */
 Jsonb *
 pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
 				Jsonb *response, Jsonb *event_object)

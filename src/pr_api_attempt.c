@@ -122,6 +122,11 @@ report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *sch
 									  pr_build_attempt(&rec, &rec.latest)));
 }
 
+/*
+ * report_payment_attempt_canceled(id text, params jsonb,
+ * idempotency_key text) -> jsonb: the pending latest attempt becomes
+ * canceled; see report_outcome.
+ */
 Datum
 payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
 {
@@ -129,6 +134,11 @@ payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
 						  "canceled", "canceled_at", "payment_attempt_record.canceled");
 }
 
+/*
+ * report_payment_attempt_failed(id text, params jsonb,
+ * idempotency_key text) -> jsonb: the pending latest attempt becomes
+ * failed; see report_outcome.
+ */
 Datum
 payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
 {
@@ -136,6 +146,11 @@ payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
 						  "failed", "failed_at", "payment_attempt_record.failed");
 }
 
+/*
+ * report_payment_attempt_guaranteed(id text, params jsonb,
+ * idempotency_key text) -> jsonb: the pending latest attempt becomes
+ * guaranteed; see report_outcome.
+ */
 Datum
 payment_records_report_payment_attempt_guaranteed(PG_FUNCTION_ARGS)
 {

@@ -124,6 +124,10 @@ PrMaskSecret(const char *secret, int len)
 					len >= 20 ? secret + len - 4 : "");
 }
 
+/*
+ * SHA-256 of data into out; API keys are looked up by the hash of the
+ * secret, never by the secret itself.
+ */
 static void
 PrSha256(const char *data, int len, uint8 *out)
 {

@@ -34,6 +34,10 @@ typedef struct PrPage
 	char	   *ending_before;
 } PrPage;
 
+/*
+ * Read limit (default PR_DEFAULT_LIMIT) and the cursors into *page;
+ * starting_after and ending_before together are an error.
+ */
 static void
 read_page_params(JsonbValue *tree, PrPage *page)
 {
@@ -57,6 +61,7 @@ begin_list(PrJson *j)
 	pj_begin_array(j);
 }
 
+/* Close what begin_list opened, add has_more and url, build the jsonb. */
 static Jsonb *
 end_list(PrJson *j, bool has_more, const char *url)
 {
@@ -69,6 +74,10 @@ end_list(PrJson *j, bool has_more, const char *url)
 	return pj_finish(j);
 }
 
+/*
+ * retrieve_payment_attempt_record(id text) -> jsonb: one attempt of the
+ * caller's mode, or resource_missing.
+ */
 Datum
 payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS)
 {
@@ -82,6 +91,11 @@ payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(pr_spi_return(pr_build_attempt(&rec, &a)));
 }
 
+/*
+ * list_payment_attempt_records(params jsonb) -> jsonb: a page of the
+ * attempts of params' payment_record, newest first.  One row more than
+ * the limit is fetched to tell has_more.
+ */
 Datum
 payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS)
 {

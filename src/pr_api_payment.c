@@ -86,6 +86,11 @@ pr_check_payment_method(JsonbValue *tree)
 				 "missing required parameter \"payment_method_details[type]\"");
 }
 
+/*
+ * report_payment(params jsonb, idempotency_key text) -> jsonb: a new
+ * payment record with its first attempt, in the state the params report;
+ * returns the record and emits payment_record.reported.
+ */
 Datum
 payment_records_report_payment(PG_FUNCTION_ARGS)
 {
@@ -136,6 +141,10 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 									  pr_build_record(&rec), NULL));
 }
 
+/*
+ * retrieve_payment_record(id text) -> jsonb: one record of the caller's
+ * mode, or resource_missing.
+ */
 Datum
 payment_records_retrieve_payment_record(PG_FUNCTION_ARGS)
 {

@@ -26,6 +26,10 @@ PG_FUNCTION_INFO_V1(payment_records_report_refund);
 
 pg_noreturn static void raise_reference_used(const char *reference);
 
+/*
+ * The Stripe-shaped error for a refund reference that was already used,
+ * raised in place of refund_reference_key's unique violation.
+ */
 static void
 raise_reference_used(const char *reference)
 {
@@ -56,6 +60,12 @@ reference_conflict(MemoryContext cxt)
 	return false;
 }
 
+/*
+ * report_refund(id text, params jsonb, idempotency_key text) -> jsonb:
+ * refund all of the remaining amount, or params' amount, of a record whose
+ * latest attempt is guaranteed; returns the record and emits
+ * payment_record.refunded.
+ */
 Datum
 payment_records_report_refund(PG_FUNCTION_ARGS)
 {

@@ -65,6 +65,11 @@ static const PrShape processor_shape[] = {
 	{"type"}, {"custom", processor_custom_shape, SH_OMIT}, {NULL}
 };
 
+/*
+ * Push stored hash c (NULL: not sent) as an object with exactly the keys
+ * of shape, in its order; an absent key is left out, null, a default or
+ * an empty nested shape, as its entry says.
+ */
 static void
 push_shape(PrJson *j, JsonbContainer *c, const PrShape *shape)
 {
@@ -96,6 +101,7 @@ push_shape(PrJson *j, JsonbContainer *c, const PrShape *shape)
 	pj_end_object(j);
 }
 
+/* Push key with a stored details hash rendered by shape, or null. */
 static void
 push_details(PrJson *j, const char *key, Jsonb *stored, const PrShape *shape)
 {
@@ -180,6 +186,7 @@ push_object(PrJson *j, const char *object, const char *id, const char *link,
 	pj_end_object(j);
 }
 
+/* Push a payment_record object for rec, as of its latest attempt. */
 void
 pr_push_record(PrJson *j, PrRecord *rec)
 {
@@ -199,6 +206,7 @@ pr_push_attempt(PrJson *j, PrRecord *rec, PrAttempt *a)
 				strcmp(a->status, "guaranteed") == 0 ? rec->refunded : 0);
 }
 
+/* A payment_record object for rec, as a jsonb document. */
 Jsonb *
 pr_build_record(PrRecord *rec)
 {
@@ -209,6 +217,7 @@ pr_build_record(PrRecord *rec)
 	return pj_finish(&j);
 }
 
+/* A payment_attempt_record object for attempt a of rec, as a jsonb. */
 Jsonb *
 pr_build_attempt(PrRecord *rec, PrAttempt *a)
 {

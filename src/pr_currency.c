@@ -51,12 +51,17 @@ static const PrCurrency currencies[] = {
 	{"zmw", 2},
 };
 
+/* bsearch comparator: PrCurrency entries by code. */
 static int
 currency_cmp(const void *a, const void *b)
 {
 	return strcmp(((const PrCurrency *) a)->code, ((const PrCurrency *) b)->code);
 }
 
+/*
+ * Number of minor-unit digits of a lowercase ISO 4217 code, or -1 for a
+ * code not in the table.
+ */
 int
 pr_currency_exponent(const char *code)
 {

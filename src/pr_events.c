@@ -28,6 +28,10 @@
 #include "pr_store.h"
 
 
+/*
+ * Record an event of type for object, and, if pr_notify_events is on,
+ * NOTIFY PR_EVENT_CHANNEL with the event's id (see above for the cost).
+ */
 void
 pr_event_emit(const char *type, bool livemode, Jsonb *object)
 {

@@ -34,6 +34,10 @@
 #include "pr_store.h"
 
 
+/*
+ * SHA-256 of the request -- endpoint, id and params' text -- into
+ * idem->hash, to tell a retry from another request under the same key.
+ */
 static void
 hash_request(PrIdem *idem, const char *id, Jsonb *params)
 {
@@ -79,6 +83,12 @@ reraise(Jsonb *error)
 			 pr_errparam(param)));
 }
 
+/*
+ * Set up idem for a call under key (NULL: none) and claim the key.
+ * Returns the stored response when this is a retry; NULL to execute.
+ * Raises the stored error of a retried failed call, and an error when
+ * the key was used for another request.
+ */
 Jsonb *
 pr_idem_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
 			  const char *key)
@@ -117,6 +127,7 @@ pr_idem_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params,
 	return stored.response;
 }
 
+/* Store the response of a call that executed under its key, if any. */
 void
 pr_idem_finish(PrIdem *idem, Jsonb *response)
 {

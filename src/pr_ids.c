@@ -38,6 +38,10 @@ static uint64 last_id_us = 0;
 static const char base62[] =
 "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/*
+ * One strong random byte from the buffer, refilled when used up or when
+ * filled by another process (see above).
+ */
 static uint8
 next_random_byte(void)
 {
@@ -53,6 +57,10 @@ next_random_byte(void)
 	return random_buf[random_pos++];
 }
 
+/*
+ * Write prefix and a new id (clock, then random, see above) into out,
+ * which must have room for the prefix, PR_ID_CHARS and a NUL.
+ */
 void
 pr_new_id(char *out, const char *prefix)
 {

@@ -14,6 +14,7 @@
 
 #include "pr_json.h"
 
+/* Start an empty builder. */
 void
 pj_init(PrJson *j)
 {
@@ -31,30 +32,35 @@ pj_push(PrJson *j, JsonbIteratorToken tok, JsonbValue *v)
 		j->result = r;
 }
 
+/* Open an object. */
 void
 pj_begin_object(PrJson *j)
 {
 	pj_push(j, WJB_BEGIN_OBJECT, NULL);
 }
 
+/* Close the innermost object. */
 void
 pj_end_object(PrJson *j)
 {
 	pj_push(j, WJB_END_OBJECT, NULL);
 }
 
+/* Open an array. */
 void
 pj_begin_array(PrJson *j)
 {
 	pj_push(j, WJB_BEGIN_ARRAY, NULL);
 }
 
+/* Close the innermost array. */
 void
 pj_end_array(PrJson *j)
 {
 	pj_push(j, WJB_END_ARRAY, NULL);
 }
 
+/* Push an object key of len bytes (not NUL-terminated). */
 void
 pj_key_len(PrJson *j, const char *key, int len)
 {
@@ -66,6 +72,7 @@ pj_key_len(PrJson *j, const char *key, int len)
 	pj_push(j, WJB_KEY, &v);
 }
 
+/* Push an object key. */
 void
 pj_key(PrJson *j, const char *key)
 {
@@ -85,6 +92,7 @@ pj_scalar(PrJson *j, JsonbValue *v)
 		pj_push(j, WJB_VALUE, v);
 }
 
+/* Push a string value of len bytes (not NUL-terminated). */
 void
 pj_string_len(PrJson *j, const char *s, int len)
 {
@@ -96,12 +104,14 @@ pj_string_len(PrJson *j, const char *s, int len)
 	pj_scalar(j, &v);
 }
 
+/* Push a string value. */
 void
 pj_string(PrJson *j, const char *s)
 {
 	pj_string_len(j, s, strlen(s));
 }
 
+/* Push a string value, or null when s is NULL. */
 void
 pj_string_or_null(PrJson *j, const char *s)
 {
@@ -111,6 +121,7 @@ pj_string_or_null(PrJson *j, const char *s)
 		pj_string(j, s);
 }
 
+/* Push an integer as an exact numeric. */
 void
 pj_int(PrJson *j, int64 i)
 {
@@ -121,6 +132,7 @@ pj_int(PrJson *j, int64 i)
 	pj_scalar(j, &v);
 }
 
+/* Push a boolean value. */
 void
 pj_bool(PrJson *j, bool b)
 {
@@ -131,6 +143,7 @@ pj_bool(PrJson *j, bool b)
 	pj_scalar(j, &v);
 }
 
+/* Push null. */
 void
 pj_null(PrJson *j)
 {
@@ -217,6 +230,7 @@ pj_amount(PrJson *j, const char *key, const char *currency, int64 value)
 	pj_end_object(j);
 }
 
+/* The finished document as a jsonb; the outermost container is closed. */
 Jsonb *
 pj_finish(PrJson *j)
 {
@@ -261,6 +275,7 @@ pj_get_container(JsonbContainer *c, const char *key, JsonbValue *buf)
 	return buf;
 }
 
+/* A palloc'd copy of a string value; NULL for NULL or a non-string. */
 char *
 pj_cstring(JsonbValue *v)
 {

@@ -16,6 +16,11 @@
 
 #include "pr_locks.h"
 
+/*
+ * Take an exclusive transaction-level advisory lock on the SHA-256 of
+ * value in lock_class and mode.  Without wait, returns false at once when
+ * another transaction holds it; otherwise waits, and returns true.
+ */
 bool
 pr_lock_value(int lock_class, bool livemode, const char *value, bool wait)
 {
