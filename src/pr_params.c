@@ -42,6 +42,7 @@ path_push(StringInfo path, const char *key, int keylen)
 	return old;
 }
 
+/* Cut path back to the length path_push returned. */
 static void
 path_pop(StringInfo path, int old)
 {
@@ -70,6 +71,7 @@ type_name(JsonbValue *v)
 	}
 }
 
+/* Is v a stored object (not an array, not a scalar)? */
 static bool
 is_object(JsonbValue *v)
 {
@@ -123,6 +125,10 @@ pr_parse_int64(JsonbValue *v, int64 *out)
 	return false;
 }
 
+/*
+ * Raise the error for a parameter at path that is not of the expected
+ * type ("a string", ...); a null one counts as empty.
+ */
 static void
 type_error(StringInfo path, const char *expected, JsonbValue *v)
 {
@@ -131,6 +137,7 @@ type_error(StringInfo path, const char *expected, JsonbValue *v)
 			 "parameter \"%s\" must be %s, not %s", path->data, expected, type_name(v));
 }
 
+/* Raise the error for a parameter at path that is not an integer. */
 static void
 integer_error(StringInfo path)
 {
@@ -167,6 +174,10 @@ check_string(JsonbValue *v, StringInfo path, int max)
 				 "parameter \"%s\" must be at most %d characters", path->data, max);
 }
 
+/*
+ * A string (see check_string) with one '@', something before and after
+ * it, and no white space; no more is checked.
+ */
 static void
 check_email(JsonbValue *v, StringInfo path)
 {
@@ -192,6 +203,7 @@ check_email(JsonbValue *v, StringInfo path)
 				 "parameter \"%s\" must be an email address", path->data);
 }
 
+/* A string equal to one of the NULL-terminated values. */
 static void
 check_enum(JsonbValue *v, StringInfo path, const char *const *values)
 {
@@ -212,6 +224,10 @@ check_enum(JsonbValue *v, StringInfo path, const char *const *values)
 			 "parameter \"%s\" must be one of %s", path->data, list.data);
 }
 
+/*
+ * The integer value of v, a number or decimal string, between min and
+ * max; anything else is an error naming path.
+ */
 static int64
 check_integer(JsonbValue *v, StringInfo path, int64 min, int64 max)
 {
@@ -444,6 +460,11 @@ validate_expand(JsonbValue *v, StringInfo path)
 	}
 }
 
+/*
+ * Check hash in against schema and push its checked copy to out: unknown
+ * keys and missing required ones are errors; expand is checked but not
+ * copied.
+ */
 static void
 validate_object(PrJson *out, JsonbContainer *in, const PrField *schema,
 				StringInfo path)
@@ -495,6 +516,11 @@ validate_object(PrJson *out, JsonbContainer *in, const PrField *schema,
 	}
 }
 
+/*
+ * Check v, the value of field f, and push its checked form to out:
+ * integers and timestamps as numbers (form bodies send them as strings),
+ * an unset value as null.
+ */
 static void
 validate_value(PrJson *out, const PrField *f, JsonbValue *v, StringInfo path)
 {
@@ -546,6 +572,11 @@ validate_value(PrJson *out, const PrField *f, JsonbValue *v, StringInfo path)
 	}
 }
 
+/*
+ * Check params (NULL: none) against schema and return the checked tree,
+ * the only form the API functions read params in.  The first problem
+ * found is raised, naming its parameter.
+ */
 JsonbValue *
 pr_validate(Jsonb *params, const PrField *schema)
 {
@@ -569,18 +600,21 @@ pr_validate(Jsonb *params, const PrField *schema)
 	return out.result;
 }
 
+/* The value of a key of a checked tree, or NULL when absent. */
 JsonbValue *
 pr_field(JsonbValue *tree, const char *name)
 {
 	return pj_get(tree, name);
 }
 
+/* A palloc'd copy of a string field; NULL when absent or unset. */
 char *
 pr_field_string(JsonbValue *tree, const char *name)
 {
 	return pj_cstring(pj_get(tree, name));
 }
 
+/* Read an integer field into *out; false when absent or unset. */
 bool
 pr_field_int(JsonbValue *tree, const char *name, int64 *out)
 {
@@ -603,6 +637,11 @@ pr_field_jsonb(JsonbValue *tree, const char *name)
 	return pj_tree_to_jsonb(v);
 }
 
+/*
+ * Stripe's metadata update: "" removes all keys, a null value removes its
+ * key, other keys are set.  Returns the merged metadata, NULL when empty;
+ * more than PR_MAX_META_KEYS keys is an error.
+ */
 Jsonb *
 pr_metadata_merge(Jsonb *stored, JsonbValue *update)
 {

@@ -238,12 +238,14 @@ run(PrQuery q, Datum *values, const char *nulls, bool latest, int expect)
 /* row of SPI_tuptable that col() reads: 0 but while walking a list */
 static uint64 cur_row = 0;
 
+/* Column c (1-based) of the current row of SPI_tuptable. */
 static Datum
 col(int c, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[cur_row], SPI_tuptable->tupdesc, c, isnull);
 }
 
+/* A text column of the current row, as a palloc'd C string, or NULL. */
 static char *
 col_text(int c)
 {
@@ -253,6 +255,7 @@ col_text(int c)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* A jsonb column of the current row, copied out of the tuple, or NULL. */
 static Jsonb *
 col_jsonb(int c)
 {
@@ -262,6 +265,7 @@ col_jsonb(int c)
 	return isnull ? NULL : DatumGetJsonbPCopy(d);
 }
 
+/* Copy an object id into a PR_ID_MAXLEN buffer. */
 static void
 copy_id(char *dst, const char *src)
 {
@@ -306,6 +310,10 @@ read_refund_head(PrRecord *rec)
 	}
 }
 
+/*
+ * A jsonb parameter Datum for run(), setting the SPI null flag ('n') of
+ * parameter i when j is NULL.
+ */
 static Datum
 jsonb_or_null(Jsonb *j, char *nulls, int i)
 {
@@ -317,6 +325,10 @@ jsonb_or_null(Jsonb *j, char *nulls, int i)
 	return JsonbPGetDatum(j);
 }
 
+/*
+ * A text parameter Datum for run(), setting the SPI null flag ('n') of
+ * parameter i when s is NULL.
+ */
 static Datum
 text_or_null(const char *s, char *nulls, int i)
 {
@@ -336,6 +348,7 @@ jsonb_or_null_b(Jsonb *j, bool *nulls, int i)
 	return j == NULL ? (Datum) 0 : JsonbPGetDatum(j);
 }
 
+/* text_or_null for pr_insert_row's bool null flags */
 static Datum
 text_or_null_b(const char *s, bool *nulls, int i)
 {
@@ -511,6 +524,7 @@ slot_text(TupleTableSlot *slot, int att)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* a jsonb column of a slot, copied out of it, or NULL */
 static Jsonb *
 slot_jsonb(TupleTableSlot *slot, int att)
 {
@@ -691,6 +705,7 @@ pr_store_insert_refund(PrRecord *rec, PrRefund *rf)
 	pr_insert_end(b);
 }
 
+/* Replace the metadata of attempt a (NULL: none), in the row and in *a. */
 void
 pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata)
 {
@@ -742,6 +757,10 @@ typedef struct PrChainRead
 	Snapshot	snap;
 } PrChainRead;
 
+/*
+ * Open table t and read row n of record_seq's chain by index into
+ * r->slot, as described above; false when there is no such row.
+ */
 static bool
 chain_read(PrChainRead *r, PrTable t, const char *index, int64 record_seq, int32 n)
 {
@@ -752,6 +771,7 @@ chain_read(PrChainRead *r, PrTable t, const char *index, int64 record_seq, int32
 	return chain_row(r->rel, index, record_seq, n, r->snap, r->slot);
 }
 
+/* Release what chain_read took: snapshot, slot, table. */
 static void
 chain_done(PrChainRead *r)
 {
@@ -1065,6 +1085,10 @@ pr_store_idem_get(bool livemode, const char *key, PrStoredKey *out)
 	return true;
 }
 
+/*
+ * Store an idempotency key of mode livemode with its endpoint, request
+ * hash, and either the response or the error to replay.
+ */
 void
 pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
 				  const uint8 *hash, Jsonb *response, Jsonb *error)
@@ -1087,6 +1111,7 @@ pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
 		elog(ERROR, "idempotency key was not stored");
 }
 
+/* Forget an idempotency key (an expired one, before it is used anew). */
 void
 pr_store_idem_delete(bool livemode, const char *key)
 {
@@ -1116,6 +1141,10 @@ compressed_jsonb(Jsonb *j)
 	return JsonbPGetDatum(j);
 }
 
+/*
+ * Insert an event row of type for object; returns its id, which
+ * pr_event_emit sends in the notification.
+ */
 int64
 pr_store_event_insert(const char *type, bool livemode, Jsonb *object)
 {

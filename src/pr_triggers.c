@@ -159,6 +159,7 @@ new_row(TriggerData *td)
 	return TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 }
 
+/* Connect to SPI for a trigger's queries; a failure is an internal error. */
 static void
 spi_begin(void)
 {
@@ -166,6 +167,7 @@ spi_begin(void)
 		elog(ERROR, "SPI_connect failed");
 }
 
+/* Disconnect from SPI; a failure is an internal error. */
 static void
 spi_end(void)
 {
@@ -897,6 +899,7 @@ payment_records_guard_drop(PG_FUNCTION_ARGS)
  */
 #define PR_REFERENCE_INLINE 64
 
+/* reference_key(reference text) -> bytea: the key described above. */
 Datum
 payment_records_reference_key(PG_FUNCTION_ARGS)
 {
