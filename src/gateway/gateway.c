@@ -173,6 +173,10 @@ static bool refuse_suspend = false;
 static void log_line(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/*
+ * Write one line to stderr: a UTC timestamp with milliseconds, then the
+ * printf-formatted message (cut at 1 kB).
+ */
 static void
 log_line(const char *fmt,...)
 {
@@ -191,6 +195,10 @@ log_line(const char *fmt,...)
 	fprintf(stderr, "%s.%03ldZ %s\n", ts, now.tv_nsec / 1000000, buf);
 }
 
+/*
+ * Fill buf from getrandom(), retrying short reads and EINTR; aborts on
+ * any other failure.
+ */
 static void
 random_bytes(unsigned char *buf, size_t len)
 {
@@ -210,6 +218,10 @@ random_bytes(unsigned char *buf, size_t len)
 	}
 }
 
+/*
+ * A new "req_" id of REQUEST_ID_CHARS random alphanumerics, for the log
+ * and the Request-Id header.
+ */
 static void
 new_request_id(char *out)
 {
@@ -244,6 +256,10 @@ typedef struct Buf
 	size_t		cap;
 } Buf;
 
+/*
+ * Append n bytes of s to b, growing it by doubling and keeping it
+ * NUL-terminated; aborts when out of memory.
+ */
 static void
 buf_append(Buf *b, const char *s, size_t n)
 {
@@ -263,6 +279,7 @@ buf_append(Buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
+/* Append a C string to b. */
 static void
 buf_puts(Buf *b, const char *s)
 {
@@ -337,6 +354,12 @@ mask_key(char *out, size_t size, const char *key)
  * responses
  * ---------------------------------------------------------------------
  */
+
+/*
+ * A JSON response with body (copied) and the headers every answer has:
+ * Request-Id, Stripe-Version, no caching; Idempotency-Key and
+ * Stripe-Should-Retry when given, Connection: close while draining.
+ */
 static struct MHD_Response *
 make_response(Request *req, const char *body,
 			  const char *idempotency_key, bool should_retry)
@@ -360,6 +383,10 @@ make_response(Request *req, const char *body,
 	return resp;
 }
 
+/*
+ * A Stripe-shaped error response; 409, 429 and 503 tell the client to
+ * retry (Stripe-Should-Retry).
+ */
 static struct MHD_Response *
 make_error(Request *req, int status, const char *type, const char *code,
 		   const char *message)
@@ -389,6 +416,7 @@ queue_made(struct MHD_Connection *connection, Request *req, int status,
 	return ret;
 }
 
+/* Make and queue an error response from this (HTTP) thread. */
 static enum MHD_Result
 respond_error(struct MHD_Connection *connection, Request *req, int status,
 			  const char *type, const char *code, const char *message)
@@ -419,6 +447,11 @@ refuse_and_close(struct MHD_Connection *connection, Request *req,
 /* ---------------------------------------------------------------------
  * the database
  * ---------------------------------------------------------------------
+ */
+
+/*
+ * Close a worker's database connection and forget its cancel handle, so
+ * that get_conn() reconnects.
  */
 static void
 drop_conn(DbConn *db)
@@ -512,6 +545,10 @@ typedef struct Outcome
 	bool		broken;			/* the connection failed */
 } Outcome;
 
+/*
+ * Keep the first error of a pipeline (SQLSTATE, message, and whether it
+ * came from authentication); later ones follow from it and are ignored.
+ */
 static void
 note_error(Outcome *o, PGresult *res, bool in_auth)
 {
@@ -525,6 +562,11 @@ note_error(Outcome *o, PGresult *res, bool in_auth)
 	o->error_in_auth = in_auth;
 }
 
+/*
+ * Send authentication and http_request() in one pipeline and read all
+ * their results up to the sync into *o: the status and body, or the
+ * first error, or broken when the connection failed.
+ */
 static void
 run_pipeline(PGconn *conn, const char *key, const char *method,
 			 const char *path, const char *body, const char *idem, Outcome *o)
@@ -602,6 +644,8 @@ run_pipeline(PGconn *conn, const char *key, const char *method,
  * HTTP
  * ---------------------------------------------------------------------
  */
+
+/* Value of a base64 digit, standard or URL-safe alphabet; -1 if none. */
 static int
 b64_value(char c)
 {
@@ -681,6 +725,10 @@ request_key(struct MHD_Connection *connection, char *out, size_t size)
 	return out[0] != '\0';
 }
 
+/*
+ * Could key be an API key: 1 to MAX_KEY_LEN letters, digits and '_'?
+ * Anything else is answered 401 without asking the database.
+ */
 static bool
 key_chars_ok(const char *key)
 {
@@ -697,6 +745,10 @@ key_chars_ok(const char *key)
 	return n > 0 && n <= MAX_KEY_LEN;
 }
 
+/*
+ * An Idempotency-Key header is at most 255 bytes of printable ASCII, as
+ * Stripe requires, because it is echoed back in a response header.
+ */
 static bool
 idempotency_key_ok(const char *key, size_t len)
 {
@@ -715,6 +767,11 @@ typedef struct QueryArgs
 	bool		nul;			/* a decoded name or value has a NUL (%00) */
 } QueryArgs;
 
+/*
+ * MHD callback for each query argument: append it percent-encoded again
+ * to the path in cls, "?" then "&"-separated.  A NUL in a decoded name or
+ * value stops the walk and is flagged.
+ */
 static enum MHD_Result
 add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 			  size_t key_size, const char *value, size_t value_size)
@@ -757,6 +814,11 @@ add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * Is s UTF-8 with no NUL byte?  Lead bytes (not C0, C1 nor F5 and up)
+ * and their continuation bytes are checked; longer overlong forms and
+ * surrogates are not looked for.
+ */
 static bool
 valid_utf8(const char *s, size_t len)
 {
@@ -883,6 +945,7 @@ process(Request *req, int *status)
 	return resp;
 }
 
+/* Free a request and all it owns; the last holder of a ref calls it. */
 static void
 free_request(Request *req)
 {
@@ -912,6 +975,12 @@ pending_unlink(Request *req)
 	pending_count--;
 }
 
+/*
+ * A database worker thread: take queued requests one at a time, run them
+ * with process(), and resume each connection with its response, unless
+ * main() already answered it (abandoned).  Ends when workers_stop is set
+ * and the queue is empty.
+ */
 static void *
 worker_main(void *arg)
 {
@@ -1081,6 +1150,7 @@ handle(struct MHD_Connection *connection, Request *req, const char *url,
 	return MHD_YES;
 }
 
+/* The value of hex digit c in *v; false if c is none. */
 static bool
 hexdigit(char c, int *v)
 {
@@ -1165,6 +1235,10 @@ raw_nul_in_target(const Request *req, const char *url, const char *version)
 	return v - u - 1 > req->uri_len;
 }
 
+/*
+ * MHD's URI log callback, the first call for a request: make the Request
+ * that on_request() gets as *con_cls.
+ */
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -1182,6 +1256,7 @@ typedef struct HeaderCounts
 	int			idempotency_key;
 } HeaderCounts;
 
+/* MHD callback: count the headers whose repetition would be ambiguous. */
 static enum MHD_Result
 count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 			 size_t key_size, const char *value, size_t value_size)
@@ -1207,6 +1282,12 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * MHD's request handler, called for the headers, for each piece of body,
+ * at the end of the body, and again when a worker resumes the connection.
+ * Refuses ambiguous framing and duplicate credentials, collects the body
+ * (413 past --max-body), then hands the complete request to handle().
+ */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *connection, const char *url,
 		   const char *method, const char *version, const char *upload_data,
@@ -1329,6 +1410,10 @@ too_large:
 	}
 }
 
+/*
+ * MHD's completion callback: log the request's line and drop the HTTP
+ * side's reference to it.
+ */
 static void
 on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
@@ -1368,6 +1453,11 @@ on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	atomic_fetch_sub(&inflight, 1);
 }
 
+/*
+ * libmicrohttpd's own messages, to the log, but for those clients cause
+ * (closed or failed connections, bad requests): the request's own line
+ * tells of them.
+ */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -1392,6 +1482,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
  * start-up
  * ---------------------------------------------------------------------
  */
+
+/* The --help text. */
 static void
 usage(FILE *f)
 {
@@ -1418,6 +1510,7 @@ usage(FILE *f)
 			"  --help\n");
 }
 
+/* v as a long between min and max; otherwise exit(2) naming the option. */
 static long
 parse_long(const char *name, const char *v, long min, long max)
 {
@@ -1434,6 +1527,10 @@ parse_long(const char *name, const char *v, long min, long max)
 	return n;
 }
 
+/*
+ * Set option name (without "--") from v, from a flag or an environment
+ * variable; an unknown one prints usage and exits 2.
+ */
 static void
 set_option(const char *name, const char *v)
 {
@@ -1537,6 +1634,11 @@ stop_pending(void)
 		usleep(100000);
 }
 
+/*
+ * Read settings (environment, then flags), start the database workers and
+ * the HTTP daemon, then wait for SIGTERM or SIGINT and drain: no new
+ * connections, --drain seconds for in-flight requests, stop_pending().
+ */
 int
 main(int argc, char **argv)
 {
