@@ -14,8 +14,8 @@
 #include "pr_events.h"
 #include "pr_json.h"
 #include "pr_module.h"
+#include "pr_params.h"
 
-#define PR_MAX_IDEMPOTENCY_KEY 255
 
 /*
  * The record or attempt id argument as a C string; a NULL id is

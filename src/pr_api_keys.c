@@ -36,12 +36,12 @@
 #include "utils/lsyscache.h"
 
 #include "pr_catalog.h"
+#include "pr_module.h"
 
 PG_FUNCTION_INFO_V1(payment_records_api_key_role_problem);
 PG_FUNCTION_INFO_V1(payment_records_authenticate_api_key);
 
 #define PR_KEYS_SCHEMA	"payment_records"
-#define PR_LIVE_ROLE	"payment_records_live"
 #define PR_GATEWAY_ROLE	"payment_records_gateway"
 
 /* the write functions a restricted key's role may not execute */
@@ -59,7 +59,6 @@ static char *
 PrKeyRoleProblem(const char *role_name, bool livemode, bool restricted)
 {
 	Oid			role = get_role_oid(role_name, true);
-	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
 	Oid			gateway = get_role_oid(PR_GATEWAY_ROLE, true);
 	bool		is_live;
 	int			i;
@@ -69,7 +68,7 @@ PrKeyRoleProblem(const char *role_name, bool livemode, bool restricted)
 	if (superuser_arg(role))
 		return psprintf("role \"%s\" is a superuser: a key must not bypass privileges",
 						role_name);
-	is_live = OidIsValid(live) && is_member_of_role_nosuper(role, live);
+	is_live = pr_role_livemode(role);
 	if (is_live != livemode)
 		return livemode
 			? psprintf("role \"%s\" is not a member of " PR_LIVE_ROLE ": a live key needs a live-mode role",

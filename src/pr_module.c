@@ -77,9 +77,19 @@ _PG_init(void)
 bool
 pr_caller_livemode(void)
 {
+	return pr_role_livemode(GetOuterUserId());
+}
+
+/*
+ * Whether a role acts in live mode: a member of payment_records_live (not
+ * by being superuser).  The one rule for callers and for gateway keys.
+ */
+bool
+pr_role_livemode(Oid role)
+{
 	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
 
-	return OidIsValid(live) && is_member_of_role_nosuper(GetOuterUserId(), live);
+	return OidIsValid(live) && is_member_of_role_nosuper(role, live);
 }
 
 /*

@@ -26,6 +26,9 @@ extern TimestampTz pr_idempotency_expiry(void);
 /* The caller's mode: true for live (see pr_module.c). */
 extern bool pr_caller_livemode(void);
 
+/* Whether a role acts in live mode (pr_module.c). */
+extern bool pr_role_livemode(Oid role);
+
 /* unix seconds <-> timestamptz */
 #define PR_UNIX_EPOCH_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)

@@ -49,6 +49,7 @@ typedef struct PrField
 #define PR_MAX_META_KEYS	50
 #define PR_MAX_META_KEY		40
 #define PR_MAX_META_VALUE	500
+#define PR_MAX_IDEMPOTENCY_KEY 255
 #define PR_MAX_TIMESTAMP	INT64CONST(253402300799)	/* 9999-12-31 */
 
 /*

@@ -49,6 +49,7 @@
 #include "pr_currency.h"
 #include "pr_ids.h"
 #include "pr_module.h"
+#include "pr_params.h"
 #include "pr_store.h"
 
 PG_FUNCTION_INFO_V1(payment_records_refund_check);
@@ -63,8 +64,6 @@ PG_FUNCTION_INFO_V1(payment_records_owner_only);
 PG_FUNCTION_INFO_V1(payment_records_guard_drop);
 PG_FUNCTION_INFO_V1(payment_records_reference_key);
 
-#define PR_MAX_STRING 5000
-#define PR_MAX_IDEMPOTENCY_KEY 255
 
 /* An error about a row of the trigger's table: CHECK violation class. */
 #define row_error(td, code, ...) \
@@ -249,16 +248,18 @@ check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
 	{
 		if (tok == WJB_KEY)
 		{
-			if (++nkeys > 50 || v.val.string.len == 0 ||
-				pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > 40)
+			if (++nkeys > PR_MAX_META_KEYS || v.val.string.len == 0 ||
+				pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > PR_MAX_META_KEY)
 				row_error(td, ERRCODE_CHECK_VIOLATION,
-						  "column \"%s\" must have at most 50 keys of 1 to 40 characters", col);
+						  "column \"%s\" must have at most %d keys of 1 to %d characters",
+						  col, PR_MAX_META_KEYS, PR_MAX_META_KEY);
 		}
 		else if (tok == WJB_VALUE &&
 				 (v.type != jbvString ||
-				  pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > 500))
+				  pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > PR_MAX_META_VALUE))
 			row_error(td, ERRCODE_CHECK_VIOLATION,
-					  "column \"%s\" must have string values of at most 500 characters", col);
+					  "column \"%s\" must have string values of at most %d characters",
+					  col, PR_MAX_META_VALUE);
 	}
 }
 
