@@ -4,26 +4,15 @@
 -- extension do.  Each block tries to cross one boundary and shows it
 -- holds; each was open in 1.0 unless it says otherwise.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
-
--- SQLSTATE and message only (ids vary)
-CREATE FUNCTION pg_temp.try(call text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE call;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '(pr|par)_[0-9A-Za-z]{24}', '<\1>', 'g');
-END $$;
+\i test/regress/helpers.sql
 
 \set pay '{"amount_requested": {"currency": "usd", "value": 100}, "initiated_at": 1730253453, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460}, "payment_method_details": {"payment_method": "pm_atk"}}'
 \set refund1100 '{"outcome": "refunded", "amount": {"currency": "usd", "value": 1100}, "processor_details": {"type": "custom"}}'
 
 -- the attacker: a writer who was also given pg_write_all_data
-CREATE ROLE regress_atk_writer LOGIN PASSWORD 'regress_atk' IN ROLE payment_records_writer, pg_write_all_data;
+CALL pg_temp.create_role('regress_atk_writer', 'LOGIN PASSWORD ''regress_atk'' IN ROLE payment_records_writer, pg_write_all_data');
 SELECT current_user AS regress_su, current_database() AS regress_db \gset
-CREATE ROLE regress_atk_live IN ROLE payment_records_writer, payment_records_live;
+CALL pg_temp.create_role('regress_atk_live', 'IN ROLE payment_records_writer, payment_records_live');
 GRANT SET ON PARAMETER session_replication_role TO regress_atk_writer;
 
 SELECT payment_records.report_payment(:'pay') ->> 'id' AS id \gset
@@ -186,13 +175,7 @@ SELECT status, body -> 'error' ->> 'code' AS code FROM payment_records.request('
 SELECT error ->> 'sqlstate' AS stored FROM payment_records.idempotency_key WHERE key = 'atk-writer-404';
 \setenv PGPASSWORD :regress_su_password
 \c - :regress_su
-CREATE FUNCTION pg_temp.try(call text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE call;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '(pr|par)_[0-9A-Za-z]{24}', '<\1>', 'g');
-END $$;
+\i test/regress/helpers.sql
 RESET ROLE;
 SET ROLE regress_atk_live;
 SELECT payment_records.report_payment(:'pay') ->> 'id' AS live_id \gset
@@ -360,9 +343,9 @@ SELECT count(*) AS extension_kept FROM pg_extension WHERE extname = 'payment_rec
 -- could swap in objects of its own.
 --
 SELECT current_database() AS regress_db \gset
+CALL pg_temp.create_role('regress_atk_squatter');
 CREATE DATABASE regress_atk_squat;
 \c regress_atk_squat
-CREATE ROLE regress_atk_squatter;
 CREATE SCHEMA payment_records AUTHORIZATION regress_atk_squatter;
 \set VERBOSITY default
 -- (the context lines of an error in an extension script differ between
@@ -385,6 +368,7 @@ SELECT n.nspowner::regrole AS schema_owner FROM pg_namespace n WHERE n.nspname =
 \set VERBOSITY terse
 \set SHOW_CONTEXT errors
 \c :regress_db
+\i test/regress/helpers.sql
 DROP DATABASE regress_atk_squat;
 DROP ROLE regress_atk_squatter;
 
@@ -409,7 +393,7 @@ SELECT status FROM payment_records.request('POST', '/v1/payment_records/report_p
 -- a keyed write through a SECURITY DEFINER function of a writer's, by a
 -- role that cannot read the schema: the commit-time checks do not need
 -- the committing role's privileges
-CREATE ROLE regress_atk_plain;
+CALL pg_temp.create_role('regress_atk_plain');
 CREATE FUNCTION regress_atk_wrapped(k text) RETURNS text SECURITY DEFINER
     SET search_path = pg_catalog LANGUAGE sql
     AS $$ SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 79}, "initiated_at": 1, "payment_method_details": {"payment_method": "pm_k"}}', k) ->> 'object' $$;
