@@ -6,21 +6,10 @@
 -- ones the C code writes must be refused, never written positionally, and
 -- the reads must not depend on what the planner thinks of the tables.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 
 \set refund '{"outcome": "refunded", "amount": {"currency": "usd", "value": 200}, "processor_details": {"type": "custom"}}'
 \set pay '{"amount_requested": {"currency": "usd", "value": 700}, "initiated_at": 1730253453, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460}, "payment_method_details": {"payment_method": "pm_dw"}}'
-
--- error text and SQLSTATE, nothing else (ids and OIDs vary)
-CREATE FUNCTION pg_temp.try(call text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE call;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 SELECT (SELECT count(*) FROM payment_records.payment_record) AS records_before,
        (SELECT count(*) FROM payment_records.refund) AS refunds_before \gset
@@ -76,8 +65,8 @@ SELECT pg_temp.try($$INSERT INTO payment_records.refund
 -- refunds on one record in one statement: every refund reads the chain
 -- head through the index, never by scanning the table (a kept SQL plan
 -- made for a tiny table scanned it whole, for every refund: quadratic).
--- (ANALYZE updates the table sizes in place, so the rollback keeps them:
--- the extension is created again below, for the tests after this one.)
+-- (ANALYZE updates the table sizes in place, so the rollback keeps them;
+-- the extension is dropped and created again below.)
 SELECT payment_records.report_payment(:'pay') ->> 'id' AS hot \gset
 SELECT pg_stat_force_next_flush();
 SELECT seq_scan AS refund_seq_before FROM pg_stat_user_tables

@@ -2,9 +2,10 @@
 -- Change events: every successful write appends one, in order, in its own
 -- transaction; failed and replayed calls append none.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
+-- a fresh extension: event ids follow on from none that other files wrote
+-- (or took and rolled back)
+CALL pg_temp.fresh_extension();
 
 SELECT coalesce(max(id), 0) AS before FROM payment_records.event \gset
 

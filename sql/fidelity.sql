@@ -7,30 +7,9 @@
 -- Everything runs in one transaction that is rolled back at the end, in
 -- live mode (as regress_live), so the suite leaves nothing behind.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
-
--- "SQLSTATE | param | code | message" of a failed call, or "ok"
-CREATE FUNCTION fid_try(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; col text; det text; msg text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME,
-        det = PG_EXCEPTION_DETAIL, msg = MESSAGE_TEXT;
-    RETURN concat_ws(' | ', st, nullif(col, ''), nullif(det, ''),
-                     regexp_replace(msg, 'pr_[0-9A-Za-z]{24}', '<pr>', 'g'));
-END $$;
+\i test/regress/helpers.sql
+-- a fresh extension: the lists below show this file's records only
+CALL pg_temp.fresh_extension();
 
 -- the paths at which an object has a null payment_method_details.type or
 -- custom.display_name (none is expected)
@@ -45,7 +24,7 @@ LANGUAGE sql AS $$
     ) x
 $$;
 
-GRANT EXECUTE ON FUNCTION fid_try(text), fid_nulls(jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION fid_nulls(jsonb) TO PUBLIC;
 
 \set VERBOSITY terse
 \set ON_ERROR_ROLLBACK on
@@ -69,8 +48,8 @@ FROM payment_records.payment_attempt_record a WHERE a.id = :'r'::jsonb ->> 'late
 SELECT status, amount_canceled, amount_canceled_major, extract(epoch FROM canceled_at) AS canceled_at
 FROM payment_records.payment_record_report WHERE id = :'cid';
 -- a canceled attempt is final: no outcome call, no refund
-SELECT fid_try(format('SELECT payment_records.report_payment_attempt_guaranteed(%L, %L)', :'cid', '{"guaranteed_at": 1730253470}'));
-SELECT fid_try(format('SELECT payment_records.report_refund(%L, %L)', :'cid', '{"outcome": "refunded", "processor_details": {"type": "custom"}}'));
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment_attempt_guaranteed(%L, %L)', :'cid', '{"guaranteed_at": 1730253470}'));
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_refund(%L, %L)', :'cid', '{"outcome": "refunded", "processor_details": {"type": "custom"}}'));
 -- but allows a new attempt, like failed, which may itself be canceled
 SELECT payment_records.report_payment_attempt(:'cid', '{"initiated_at": 1730253480,
     "outcome": "canceled", "canceled": {"canceled_at": 1730253481}}') AS r2 \gset
@@ -91,19 +70,19 @@ FROM payment_records.request('POST', '/v1/payment_records/report_payment', payme
     'amount_requested[currency]=eur&amount_requested[value]=700&initiated_at=1730253453'
     '&payment_method_details[payment_method]=pm_1&outcome=canceled&canceled[canceled_at]=1730253454'));
 -- validation: the hash goes with its outcome, and only with it
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "canceled"}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "canceled": {"canceled_at": 2}}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "failed", "failed": {"failed_at": 2}, "canceled": {"canceled_at": 2}}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "canceled", "canceled": {"canceled_at": 2}, "guaranteed": {"guaranteed_at": 2}}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "canceled", "canceled": {}}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "canceled", "canceled": {"canceled_at": 2, "reason": "x"}}')$$);
-SELECT fid_try($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
+SELECT pg_temp.try_fields($$SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1}, "initiated_at": 1,
     "payment_method_details": {"payment_method": "pm_1"}, "outcome": "refunded"}')$$);
 
 --
@@ -207,7 +186,7 @@ FROM payment_records.request('POST', '/v1/payment_records/pr_' || repeat('x', 10
     '{"outcome": "refunded", "processor_details": {"type": "custom"}}');
 SELECT status, length(body::text) < 600 AS short
 FROM payment_records.request('GET', '/v1/nothing/' || repeat('x', 10000));
-SELECT fid_try(format('SELECT payment_records.retrieve_payment_record(%L)', 'pr_' || repeat('y', 10000)));
+SELECT pg_temp.try_fields(format('SELECT payment_records.retrieve_payment_record(%L)', 'pr_' || repeat('y', 10000)));
 
 ROLLBACK;
-DROP FUNCTION fid_try(text), fid_nulls(jsonb);
+DROP FUNCTION fid_nulls(jsonb);
