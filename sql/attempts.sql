@@ -4,20 +4,7 @@
 -- their validation, retrieve_payment_attempt_record, the guide flow
 -- checked key by key, and the attempt state machine against direct DML.
 --
--- (quietly: the extension may exist already, whichever suite runs first)
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
-
--- live mode is the caller's role (1.1): regress_live, a writer that is a
--- member of payment_records_live, acts in live mode (roles are
--- cluster-wide and other suites create it too)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
+\i test/regress/helpers.sql
 
 -- ids are random: <pr> and <par> in messages
 CREATE FUNCTION att_mask(t text) RETURNS text
@@ -42,21 +29,12 @@ $$;
 -- Call payment_records.<fn>(id, params), or <fn>(id) when params is left
 -- out (JSON null): "ok: <summary>" or "SQLSTATE | param | code | message".
 CREATE FUNCTION att_call(fn text, id text, params jsonb DEFAULT 'null') RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb; st text; col text; det text; msg text;
-BEGIN
-    IF params IS NOT NULL AND params = 'null' THEN
-        EXECUTE format('SELECT payment_records.%I($1)', fn) INTO r USING id;
-    ELSE
-        EXECUTE format('SELECT payment_records.%I($1, $2)', fn) INTO r USING id, params;
-    END IF;
-    RETURN 'ok: ' || coalesce(att_summary(r), '(no stored attempt)');
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME,
-        det = PG_EXCEPTION_DETAIL, msg = MESSAGE_TEXT;
-    RETURN concat_ws(' | ', st, nullif(col, ''), nullif(det, ''), att_mask(msg));
-END $$;
+LANGUAGE sql AS $$
+    SELECT pg_temp.try_value(format(
+        'SELECT ''ok: '' || coalesce(att_summary(payment_records.%I(%s)), ''(no stored attempt)'')', fn,
+        CASE WHEN params IS NOT NULL AND params = 'null' THEN format('%L::text', id)
+             ELSE format('%L::text, %L::jsonb', id, params) END))
+$$;
 
 -- A new record (usd 1000, pending) moved by the API into a state.
 CREATE FUNCTION att_record(state text, extra jsonb DEFAULT '{}') RETURNS text

@@ -1,7 +1,4 @@
--- quiet: whether the extension exists already depends on the suites before
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 --
 -- form_to_jsonb(): a form-encoded body with Stripe's bracket nesting as the
 -- params jsonb, so that the curl examples of Stripe's docs can be replayed.
@@ -18,16 +15,9 @@ FROM (VALUES ('public'), ('payment_records_reader'), ('payment_records_writer'))
 -- (there is never a Stripe code) and message
 CREATE FUNCTION pg_temp.form_error(body text,
     OUT state text, OUT param text, OUT detail text, OUT message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM payment_records.form_to_jsonb(body);
-    state := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, param = COLUMN_NAME,
-        detail = PG_EXCEPTION_DETAIL, message = MESSAGE_TEXT;
-    param := nullif(param, '');
-    detail := nullif(detail, '');
-END
+LANGUAGE sql AS $$
+    SELECT coalesce(o.state, 'no error'), o.param, o.code, o.message
+    FROM pg_temp.outcome(format('SELECT payment_records.form_to_jsonb(%L)', body)) o
 $$;
 
 --

@@ -3,22 +3,7 @@
 -- Each input must end in success or in an error of SPEC section 7: never a
 -- crash, another SQLSTATE, or a success that breaks SPEC.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
-
--- outcome(query): 'ok' or "SQLSTATE | param | message" of the error
-CREATE FUNCTION fuzz_regress_outcome(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; col text; msg text;
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME, msg = MESSAGE_TEXT;
-    RETURN concat_ws(' | ', st, nullif(col, ''), msg);
-END $$;
+\i test/regress/helpers.sql
 
 --
 -- 1. A metadata value given as a JSON number is stored as its text without
@@ -35,16 +20,16 @@ CREATE TABLE fuzz_regress_base AS SELECT '{
 SELECT length(payment_records.report_payment(p || '{"metadata": {"k": 1e499}}') #>> '{metadata,k}')
   FROM fuzz_regress_base;
 -- 501 and more: the error a 501-character string gets
-SELECT fuzz_regress_outcome(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": 1e500}}'))
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": 1e500}}'))
   FROM fuzz_regress_base;
-SELECT fuzz_regress_outcome(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": -1e600}}'))
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": -1e600}}'))
   FROM fuzz_regress_base;
-SELECT fuzz_regress_outcome(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": 1e-600}}'))
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment(%L)', p || '{"metadata": {"k": 1e-600}}'))
   FROM fuzz_regress_base;
-SELECT fuzz_regress_outcome(format('SELECT payment_records.report_payment(%L)', p || jsonb_build_object('metadata', jsonb_build_object('k', repeat('x', 501)))))
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment(%L)', p || jsonb_build_object('metadata', jsonb_build_object('k', repeat('x', 501)))))
   FROM fuzz_regress_base;
 -- the same on an update of a record's metadata
-SELECT fuzz_regress_outcome(format('SELECT payment_records.report_payment_attempt_informational(%L, %L)',
+SELECT pg_temp.try_fields(format('SELECT payment_records.report_payment_attempt_informational(%L, %L)',
     payment_records.report_payment(p)->>'id', '{"metadata": {"k": 1e600}}'))
   FROM fuzz_regress_base;
 
@@ -60,27 +45,14 @@ SELECT current_database() AS fuzz_regress_db \gset
 CREATE DATABASE fuzz_regress_latin1 TEMPLATE template0 ENCODING 'LATIN1'
     LC_COLLATE 'C' LC_CTYPE 'C';
 \c fuzz_regress_latin1
-SET client_min_messages = warning;
-CREATE EXTENSION payment_records;
-CREATE FUNCTION fuzz_regress_state(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; col text;
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME;
-    RETURN concat_ws(' | ', st, nullif(col, ''));
-END $$;
+\i test/regress/helpers.sql
 -- a character LATIN1 has (e-acute) decodes
 SELECT payment_records.form_to_jsonb('a=%C3%A9') = jsonb_build_object('a', convert_from('\xe9', 'LATIN1'));
-SELECT fuzz_regress_state($q$SELECT payment_records.form_to_jsonb('a=%E2%82%AC')$q$);
+SELECT state, param FROM pg_temp.outcome($q$SELECT payment_records.form_to_jsonb('a=%E2%82%AC')$q$);
 -- (in a key: the SQLSTATE alone, the param being the key as it was sent)
-SELECT split_part(fuzz_regress_state($q$SELECT payment_records.form_to_jsonb('a%E2%82%AC=1')$q$), ' | ', 1);
+SELECT state FROM pg_temp.outcome($q$SELECT payment_records.form_to_jsonb('a%E2%82%AC=1')$q$);
 SELECT status, body #>> '{error,param}' AS param
   FROM payment_records.request('GET', '/v1/payment_records?limit=%E2%82%AC');
 \c :fuzz_regress_db
 DROP DATABASE fuzz_regress_latin1;
 
-DROP FUNCTION fuzz_regress_outcome(text);
