@@ -3,33 +3,22 @@
 -- authenticate_api_key and http_request, the rules on key roles, and the
 -- guard on the key table.  Secrets are random: only their shape is shown.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 \set VERBOSITY terse
 
-CREATE ROLE regress_gw_test IN ROLE payment_records_writer;
-CREATE ROLE regress_gw_live IN ROLE payment_records_writer, payment_records_live;
-CREATE ROLE regress_gw_read IN ROLE payment_records_reader;
-CREATE ROLE regress_gw_lonely IN ROLE payment_records_writer;
-CREATE ROLE regress_gw_super SUPERUSER;
-CREATE ROLE regress_gw_via;		-- live through another role
+-- (roles are cluster-wide: made unless there, granted quietly)
+CALL pg_temp.create_role('regress_gw_test', 'IN ROLE payment_records_writer');
+CALL pg_temp.create_role('regress_gw_live', 'IN ROLE payment_records_writer, payment_records_live');
+CALL pg_temp.create_role('regress_gw_read', 'IN ROLE payment_records_reader');
+CALL pg_temp.create_role('regress_gw_lonely', 'IN ROLE payment_records_writer');
+CALL pg_temp.create_role('regress_gw_super', 'SUPERUSER');
+CALL pg_temp.create_role('regress_gw_via');		-- live through another role
+SET client_min_messages = warning;
 GRANT regress_gw_live TO regress_gw_via;
 GRANT regress_gw_test, regress_gw_live, regress_gw_read, regress_gw_super, regress_gw_via
     TO payment_records_gateway;
-CREATE ROLE regress_gw_login IN ROLE payment_records_gateway;
-
--- run a statement: 'ok' or its error, with key ids and last fours masked
-CREATE FUNCTION gw_try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(regexp_replace(SQLERRM,
-        'key_[0-9a-f]{24}', 'key_<id>', 'g'), '\*\*\*\*[0-9A-Za-z]{4}$', '****<last4>');
-END
-$$;
-GRANT EXECUTE ON FUNCTION gw_try(text) TO PUBLIC;
+RESET client_min_messages;
+CALL pg_temp.create_role('regress_gw_login', 'IN ROLE payment_records_gateway');
 
 -- refused: unknown role, superuser, wrong mode either way, a role the
 -- gateway cannot act as, a restricted key on a role that can write
@@ -81,12 +70,12 @@ RESET ROLE;
 SET client_min_messages = error;
 GRANT payment_records_live TO regress_gw_test;
 SET ROLE regress_gw_login;
-SELECT gw_try(format('SELECT payment_records.authenticate_api_key(%L)', :'test_secret'));
+SELECT pg_temp.try(format('SELECT payment_records.authenticate_api_key(%L)', :'test_secret'));
 RESET ROLE;
 REVOKE payment_records_live FROM regress_gw_test;
 GRANT payment_records_writer TO regress_gw_read;
 SET ROLE regress_gw_login;
-SELECT gw_try(format('SELECT payment_records.authenticate_api_key(%L)', :'read_secret'));
+SELECT pg_temp.try(format('SELECT payment_records.authenticate_api_key(%L)', :'read_secret'));
 RESET ROLE;
 REVOKE payment_records_writer FROM regress_gw_read;
 RESET client_min_messages;
@@ -96,13 +85,13 @@ SELECT payment_records.revoke_api_key(:'test_id') AS revoked,
        payment_records.revoke_api_key(:'test_id') AS again,
        payment_records.revoke_api_key('key_nope') AS unknown;
 SET ROLE regress_gw_login;
-SELECT gw_try(format('SELECT payment_records.authenticate_api_key(%L)', :'test_secret'));
+SELECT pg_temp.try(format('SELECT payment_records.authenticate_api_key(%L)', :'test_secret'));
 RESET ROLE;
 
 -- the table: a key changes only by being revoked; only revoked keys go
-SELECT gw_try(format('UPDATE payment_records.api_key SET role_name = %L WHERE id = %L', 'regress_gw_live', :'test_id'));
-SELECT gw_try(format('UPDATE payment_records.api_key SET revoked = NULL WHERE id = %L', :'test_id'));
-SELECT gw_try('DELETE FROM payment_records.api_key WHERE role_name = ''regress_gw_live''');
+SELECT pg_temp.try(format('UPDATE payment_records.api_key SET role_name = %L WHERE id = %L', 'regress_gw_live', :'test_id'));
+SELECT pg_temp.try(format('UPDATE payment_records.api_key SET revoked = NULL WHERE id = %L', :'test_id'));
+SELECT pg_temp.try('DELETE FROM payment_records.api_key WHERE role_name = ''regress_gw_live''');
 DELETE FROM payment_records.api_key WHERE id = :'test_id';
 SELECT count(*) AS keys_left FROM payment_records.api_key;
 SELECT extcondition[i] AS dump_condition

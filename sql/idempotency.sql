@@ -2,37 +2,15 @@
 -- Idempotency keys (SPEC 6): replay, mismatch, validation failures,
 -- retention and purge.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 
--- live mode is the caller's role (1.1): regress_live, a writer that is a
--- member of payment_records_live, acts in live mode (roles are
--- cluster-wide and other suites create it too)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
-
+-- one call, keyed: 'ok' or "SQLSTATE | param | code | message"
 CREATE FUNCTION regress_try(f text, id text, p jsonb, k text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb; st text; col text; det text; msg text;
-BEGIN
-    IF f = 'payment' THEN
-        r := payment_records.report_payment(p, k);
-    ELSE
-        r := payment_records.report_refund(id, p, k);
-    END IF;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME,
-        det = PG_EXCEPTION_DETAIL, msg = MESSAGE_TEXT;
-    RETURN concat_ws(' | ', st, nullif(col, ''), nullif(det, ''),
-                     regexp_replace(msg, 'pr_[0-9A-Za-z]{24}', '<id>', 'g'));
-END $$;
+LANGUAGE sql AS $$
+    SELECT pg_temp.try_fields(CASE f
+        WHEN 'payment' THEN format('SELECT payment_records.report_payment(%L::jsonb, %L::text)', p, k)
+        ELSE format('SELECT payment_records.report_refund(%L::text, %L::jsonb, %L::text)', id, p, k) END)
+$$;
 
 CREATE TABLE regress_p AS SELECT '{"amount_requested": {"currency": "usd", "value": 4200},
   "initiated_at": 1730253453, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460},
