@@ -3,19 +3,7 @@
 -- checked key by key against Stripe's "Report a payment" example (ids and
 -- created masked), and every details hash rendered in its full shape.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
-
--- live mode is the caller's role (1.1): regress_live, a writer that is a
--- member of payment_records_live, acts in live mode (roles are
--- cluster-wide and other suites create it too)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
+\i test/regress/helpers.sql
 
 -- Stripe's example request (its curl body as params)
 SELECT payment_records.report_payment('{

@@ -4,34 +4,15 @@
 -- unguaranteed record, reused reference.  Then the same invariants against
 -- direct DML on the tables, enforced by the constraint triggers.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 
--- live mode is the caller's role (1.1): regress_live, a writer that is a
--- member of payment_records_live, acts in live mode (roles are
--- cluster-wide and other suites create it too)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
-
+-- one refund: "refunded <total>" or "SQLSTATE | param | code | message"
 CREATE FUNCTION regress_refund(id text, p jsonb) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb; st text; col text; det text; msg text;
-BEGIN
-    r := payment_records.report_refund(id, p);
-    RETURN 'refunded ' || (r -> 'amount_refunded' ->> 'value');
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME,
-        det = PG_EXCEPTION_DETAIL, msg = MESSAGE_TEXT;
-    -- ids are random: show them as <id>
-    RETURN concat_ws(' | ', st, nullif(col, ''), nullif(det, ''),
-                     regexp_replace(msg, 'pr_[0-9A-Za-z]{24}', '<id>', 'g'));
-END $$;
+LANGUAGE sql AS $$
+    SELECT pg_temp.try_value(format(
+        'SELECT ''refunded '' || (payment_records.report_refund(%L::text, %L::jsonb) -> ''amount_refunded'' ->> ''value'')',
+        id, p))
+$$;
 
 -- refund(amount, reference) params
 CREATE FUNCTION regress_rp(amount int, ref text DEFAULT NULL, currency text DEFAULT 'usd')
