@@ -1,11 +1,11 @@
 --
 -- Reporting views: typed columns, major units by currency exponent, the
--- daily summary, and the remaining refundable amount per record.  Uses
--- currencies no other test file uses (chf, nok, omr) and filters on them.
+-- daily summary, and the remaining refundable amount per record.  On a
+-- fresh extension, so that the views show this file's rows only (and in
+-- currencies of its own, chf, nok and omr, which the queries filter on).
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
+CALL pg_temp.fresh_extension();
 
 CREATE FUNCTION regress_pay(currency text, amount bigint, outcome text, description text) RETURNS text
 LANGUAGE sql AS $$
@@ -84,7 +84,7 @@ SELECT payment_records.to_major(1050, 'jpy') AS jpy, payment_records.to_major(10
 SELECT payment_records.to_major(1, 'xyz');
 
 -- a reader can query every view
-CREATE ROLE regress_analyst IN ROLE payment_records_reader;
+CALL pg_temp.create_role('regress_analyst', 'IN ROLE payment_records_reader');
 SET ROLE regress_analyst;
 SELECT count(*) > 0 AS records, (SELECT count(*) > 0 FROM payment_records.refund_report) AS refunds,
        (SELECT count(*) > 0 FROM payment_records.daily_summary) AS summary,
