@@ -1,28 +1,17 @@
--- quiet: whether the extension exists already depends on the suites before
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
 --
 -- request(): Stripe's method and path in, (status, body) out.  Stripe's
 -- curl examples are replayed through form_to_jsonb().
 --
--- Everything runs in one transaction that is rolled back at the end, so
--- the suite leaves nothing behind for the others; it works in live mode
--- (as regress_live, switching to the superuser only to create what it
--- needs), where no other suite uses Stripe's refund reference
--- "refund_12345".
+-- Everything runs on a fresh extension, in one transaction that is rolled
+-- back at the end, so the suite leaves nothing behind; it works in live
+-- mode (as regress_live, switching to the superuser only to create what it
+-- needs), where the fresh extension has no record and no refund reference
+-- (Stripe's example uses "refund_12345").
 -- psql rolls back only a failing statement (ON_ERROR_ROLLBACK), so raised
 -- errors can be shown inside the transaction.
 --
--- live mode is the caller's role (1.1): regress_live, a writer that is a
--- member of payment_records_live, acts in live mode (roles are
--- cluster-wide and other suites create it too)
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_live') THEN
-        CREATE ROLE regress_live NOLOGIN IN ROLE payment_records_live, payment_records_writer;
-    END IF;
-END $$;
+\i test/regress/helpers.sql
+CALL pg_temp.fresh_extension();
 
 \set VERBOSITY terse
 \set ON_ERROR_ROLLBACK on
@@ -235,7 +224,7 @@ SELECT * FROM payment_records.request('GET', NULL);
 -- (a reader in live mode, to see the live records)
 --
 RESET ROLE;
-CREATE ROLE regress_form_nobody IN ROLE payment_records_reader, payment_records_live;
+CALL pg_temp.create_role('regress_form_nobody', 'IN ROLE payment_records_reader, payment_records_live');
 SET ROLE regress_form_nobody;
 -- a reader reads through request()
 SELECT status, body ->> 'id' = :'gid' AS same_record
