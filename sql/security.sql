@@ -2,14 +2,12 @@
 -- Privileges: callers never write the tables; writers write through the
 -- functions only; readers only read; others get nothing.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 \set VERBOSITY terse
 
-CREATE ROLE regress_nobody;
-CREATE ROLE regress_writer IN ROLE payment_records_writer;
-CREATE ROLE regress_reader IN ROLE payment_records_reader;
+CALL pg_temp.create_role('regress_nobody');
+CALL pg_temp.create_role('regress_writer', 'IN ROLE payment_records_writer');
+CALL pg_temp.create_role('regress_reader', 'IN ROLE payment_records_reader');
 
 -- functions are SECURITY DEFINER with a pinned search_path
 SELECT p.proname, p.prosecdef, p.proconfig

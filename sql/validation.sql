@@ -3,27 +3,15 @@
 -- every error has its SQLSTATE, Stripe param (column-name field) and Stripe
 -- code (detail), and no bad input leaves a row behind.
 --
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS payment_records;
-RESET client_min_messages;
+\i test/regress/helpers.sql
 
 -- try(): the outcome of one call as "SQLSTATE | param | code | message"
 CREATE FUNCTION regress_try(fn text, id text, p jsonb) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; col text; det text; msg text;
-BEGIN
-    IF fn = 'payment' THEN
-        PERFORM payment_records.report_payment(p);
-    ELSE
-        PERFORM payment_records.report_refund(id, p);
-    END IF;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME,
-        det = PG_EXCEPTION_DETAIL, msg = MESSAGE_TEXT;
-    RETURN concat_ws(' | ', st, nullif(col, ''), nullif(det, ''), msg);
-END $$;
+LANGUAGE sql AS $$
+    SELECT pg_temp.try_fields(CASE fn
+        WHEN 'payment' THEN format('SELECT payment_records.report_payment(%L::jsonb)', p)
+        ELSE format('SELECT payment_records.report_refund(%L::text, %L::jsonb)', id, p) END)
+$$;
 
 CREATE TABLE regress_base AS SELECT '{
   "amount_requested": {"currency": "usd", "value": 1000},
