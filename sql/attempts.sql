@@ -1,5 +1,5 @@
 --
--- Payment attempts (SPEC 4, 5, 7): report_payment_attempt and the
+-- Payment attempts (README contract C4, C5, C7): report_payment_attempt and the
 -- canceled / failed / guaranteed / informational calls in every state,
 -- their validation, retrieve_payment_attempt_record, the guide flow
 -- checked key by key, and the attempt state machine against direct DML.
@@ -190,7 +190,7 @@ SELECT att_call('report_payment_attempt_failed', :'sv', '{"failed_at": 173025347
 SELECT att_call('report_payment_attempt_guaranteed', :'sv', '{"guaranteed_at": 1730253470, "amount": {"currency": "usd", "value": 5}}');
 SELECT att_call('report_payment_attempt_guaranteed', :'sv', '{"guaranteed_at": 1730253470.5}');
 SELECT att_call('report_payment_attempt_guaranteed', :'sv', '{"guaranteed_at": -1}');
--- an empty string is parameter_invalid_empty, whatever the type (SPEC 4, 7)
+-- an empty string is parameter_invalid_empty, whatever the type (C4, C7)
 SELECT att_call('report_payment_attempt_guaranteed', :'sv', '{"guaranteed_at": ""}');
 SELECT att_call('report_payment_attempt_failed', :'sv', '{"failed_at": 1730253470, "metadata": {"a[b]": "1"}}');
 SELECT att_call('report_payment_attempt_canceled', 'pr_doesnotexist', '{"canceled_at": 1730253470}');

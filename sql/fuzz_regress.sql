@@ -1,13 +1,13 @@
 --
 -- Reproducers of what the fuzz driver (test/fuzz/run.sh) found, minimized.
--- Each input must end in success or in an error of SPEC section 7: never a
--- crash, another SQLSTATE, or a success that breaks SPEC.
+-- Each input must end in success or in an error of the README's contract clause C7: never a
+-- crash, another SQLSTATE, or a success that breaks the contract.
 --
 \i test/regress/helpers.sql
 
 --
 -- 1. A metadata value given as a JSON number is stored as its text without
---    the 500-character limit (SPEC 4): {"k": 1e600} was accepted and stored
+--    the 500-character limit (C4): {"k": 1e600} was accepted and stored
 --    a 601-character value.  The limit is the text's, as for a string.
 --
 CREATE TABLE fuzz_regress_base AS SELECT '{

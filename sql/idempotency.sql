@@ -1,5 +1,5 @@
 --
--- Idempotency keys (SPEC 6): replay, mismatch, validation failures,
+-- Idempotency keys (README contract C6): replay, mismatch, validation failures,
 -- retention and purge.
 --
 \i test/regress/helpers.sql

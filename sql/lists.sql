@@ -1,5 +1,5 @@
 --
--- list_payment_records and list_payment_attempt_records (SPEC 3): newest
+-- list_payment_records and list_payment_attempt_records (README contract C3, C4): newest
 -- first, keyset pagination in both directions with exact has_more, the
 -- created filters, parameter errors, and the plan of a page.
 --

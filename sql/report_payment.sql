@@ -1,5 +1,5 @@
 --
--- report_payment and retrieve_payment_record: the full object of SPEC 3,
+-- report_payment and retrieve_payment_record: the full object of contract C3 (README),
 -- checked key by key against Stripe's "Report a payment" example (ids and
 -- created masked), and every details hash rendered in its full shape.
 --
@@ -18,7 +18,7 @@ SELECT payment_records.report_payment('{
   }
 }') AS r \gset
 
--- every key, one per line (Stripe's response minus what SPEC 3 corrects:
+-- every key, one per line (Stripe's response minus what C3 corrects:
 -- amount, amount_authorized, application, reported_by are always present;
 -- processor_details only says custom because no reference was sent;
 -- livemode is the caller's membership of payment_records_live: false for

@@ -1,5 +1,5 @@
 --
--- Parameter validation of report_payment and report_refund (SPEC 4, 7):
+-- Parameter validation of report_payment and report_refund (README contract C4, C7):
 -- every error has its SQLSTATE, Stripe param (column-name field) and Stripe
 -- code (detail), and no bad input leaves a row behind.
 --

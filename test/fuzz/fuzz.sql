@@ -772,8 +772,8 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------- oracle
--- what any payment_record or payment_attempt_record must look like (SPEC
--- 3, 4): NULL when it does
+-- what any payment_record or payment_attempt_record must look like (the
+-- README's contract, C3 and C4): NULL when it does
 CREATE OR REPLACE FUNCTION fuzz.check_object(o jsonb) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE
@@ -887,7 +887,7 @@ LANGUAGE sql IMMUTABLE AS $$
 
 -- request() against the function it routes to, called directly with the
 -- same arguments just before (in a subtransaction rolled back): the same
--- status (SPEC 7), error message, param and code, and for reads the same
+-- status (contract C7), error message, param and code, and for reads the same
 -- body; for writes the same body but for the new ids.  NULL when they agree.
 CREATE OR REPLACE FUNCTION fuzz.compare_request(fn text, d_state text, d_res jsonb, d_msg text,
                                                 d_col text, d_det text, status int, body jsonb)

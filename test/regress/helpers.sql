@@ -37,6 +37,21 @@ END $$;
 -- acts in live mode (the mode is the caller's role)
 CALL pg_temp.create_role('regress_live', 'NOLOGIN IN ROLE payment_records_live, payment_records_writer');
 
+-- CALL pg_temp.fresh_extension(): drop the extension, with every row that
+-- files run before this one wrote, and create it again: for a file whose
+-- results depend on every row of a table or a list, so that they do not
+-- depend on what ran before it.  CASCADE: an object a failed earlier file
+-- left on the extension's tables goes with it.
+CREATE PROCEDURE pg_temp.fresh_extension()
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('client_min_messages', 'warning', true);
+    PERFORM set_config('payment_records.allow_drop', 'on', true);
+    DROP EXTENSION IF EXISTS payment_records CASCADE;
+    DROP SCHEMA IF EXISTS payment_records;
+    CREATE EXTENSION payment_records;
+END $$;
+
 -- pg_temp.outcome(statement [, want_value]): run one SQL statement and
 -- catch its error.  On success state is NULL, and value is the first
 -- column of the first row when want_value (the statement must then return
