@@ -4,7 +4,7 @@
  *
  * The record row is locked before anything is decided, so refunds of one
  * record are serialized; the decision reads the latest committed chain
- * head (see pr_store.c).  The refund trigger checks the same rules again
+ * head (see pr_scan.c).  The refund trigger checks the same rules again
  * for every insert, API or not: this function gives the caller clear
  * errors, the trigger is the guarantee.
  *-------------------------------------------------------------------------

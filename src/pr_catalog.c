@@ -18,9 +18,10 @@
  * the one layout check; everything that reads or writes the tables by
  * column number relies on it.
  *
- * The SQL statements of the data layer name the schema as text; before any of
- * them runs, pr_ext_namespace() has checked that the schema called
- * "payment_records" is the extension's own, so the text resolves to the
+ * The SQL statements of the data layer (pr_spi.c) name the schema as
+ * text; before any of them runs, pr_ext_namespace() has checked that the
+ * schema called "payment_records" is the extension's own, so the text
+ * resolves to the
  * objects checked here.  Only a superuser can rename that schema (the
  * install script refuses a schema the extension did not create itself).
  *
@@ -121,13 +122,6 @@ pr_catalog_init(void)
 	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_changed, (Datum) 0);
 	callbacks_registered = true;
-}
-
-/* A number that changes whenever the cached OIDs are forgotten. */
-uint64
-pr_catalog_generation(void)
-{
-	return generation;
 }
 
 /*

@@ -15,7 +15,6 @@
 #define PR_SCHEMA_NAME "payment_records"
 
 extern void pr_catalog_init(void);
-extern uint64 pr_catalog_generation(void);
 extern Oid	pr_ext_oid(void);
 extern Oid	pr_ext_namespace(void);
 extern Oid	pr_ext_owner(void);

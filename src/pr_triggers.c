@@ -9,7 +9,7 @@
  * does not silence them.  The API functions check the same rules first
  * only to give callers Stripe-shaped errors; these are the guarantee.
  * They share no state with the API and reach the tables only through the
- * store (pr_store.c).
+ * data layer (pr_store.h: pr_scan.c's index probes, pr_read.c).
  *
  * Refunds form a chain per record: refund_no 1, 2, 3 ... (unique with the
  * record) and refunded_total = previous total + amount, computed with
