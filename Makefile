@@ -7,6 +7,42 @@ EXTENSION = payment_records
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 
 MODULE_big = payment_records
+# src/, in dependency order, top down, without loops (endpoints use the
+# layers below them; the triggers use only the data layer and the pure
+# helpers for limits, currencies, ids and names; the data layer uses only
+# the base):
+#  entry      pr_module.c         _PG_init: defines every setting
+#  endpoints  pr_api_payment.c    report_payment, retrieve_payment_record
+#             pr_api_attempt.c    new attempts, outcomes, informational updates
+#             pr_api_refund.c     report_refund
+#             pr_api_list.c       retrieve/list of records and attempts
+#             pr_api_keys.c       the gateway's API keys
+#             pr_request.c        request(): Stripe's HTTP routes onto the functions
+#             pr_api.c            argument handling and the write bracket they share
+#  rules      pr_idempotency.c    idempotency keys: lock, hash, replay
+#             pr_events.c         change events: what to emit, NOTIFY
+#  pure       pr_params.c pr_schemas.c  parameter schemas and the rules they share
+#             pr_form.c           form-encoded bodies to jsonb
+#             pr_build.c pr_json.c  response objects, the one jsonb builder
+#             pr_errors.c         Stripe-shaped errors
+#             pr_currency.c pr_ids.c pr_status.c pr_endpoints.c pr_time.h
+#                                 currencies, ids, attempt status, endpoint and
+#                                 event names, unix time
+#  triggers   pr_triggers.c       constraint triggers: the invariants
+#  data       pr_store.h          the data layer's interface
+#             pr_read.c           SQL reads: a record, an attempt, list pages
+#             pr_write.c          writes of records, attempts, refunds
+#             pr_scan.c           record lock and chain reads by index
+#             pr_idem_rows.c      idempotency key rows
+#             pr_event_row.c      event rows
+#             pr_spi.c            the SPI bracket and statement runner
+#             pr_insert.c         inserts without SQL (as the executor does)
+#             pr_catalog.c        the extension's objects by OID; layout check
+#             pr_layout.c         the tables' columns, defined once
+#             pr_locks.c          transaction locks on idempotency keys
+#  base       pr_settings.c pr_mode.c pr_compat.h
+#                                 settings' variables, live/test mode,
+#                                 PostgreSQL version differences
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src -DPAYMENT_RECORDS_VERSION='"$(EXTVERSION)"'
 

@@ -13,8 +13,10 @@
 #include "pr_errors.h"
 #include "pr_events.h"
 #include "pr_json.h"
-#include "pr_module.h"
+#include "pr_mode.h"
 #include "pr_params.h"
+#include "pr_spi.h"
+#include "pr_time.h"
 
 
 /*
@@ -80,29 +82,6 @@ pr_ts_param(JsonbValue *tree, const char *key, const char *sub, TimestampTz *out
 	return true;
 }
 
-/* Connect to SPI for the store's queries; a failure is an internal error. */
-void
-pr_spi_begin(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
-/*
- * Copy result into the caller's memory context and disconnect from SPI:
- * SPI_finish frees everything allocated while connected, result included.
- */
-Jsonb *
-pr_spi_return(Jsonb *result)
-{
-	Jsonb	   *copy = (Jsonb *) SPI_palloc(VARSIZE(result));
-
-	memcpy(copy, result, VARSIZE(result));
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	return copy;
-}
-
 /* longest id quoted in a resource_missing message (ids are 27 or 28) */
 #define PR_MAX_ECHOED_ID	64
 
@@ -145,10 +124,10 @@ pr_write_begin(PrIdem *idem, const char *endpoint, const char *id, Jsonb *params
 {
 	Jsonb	   *replay;
 
-	pr_spi_begin();
+	pr_spi_connect();
 	replay = pr_idem_begin(idem, endpoint, id, params, key);
 	if (replay != NULL)
-		return pr_spi_return(replay);
+		return pr_spi_finish_jsonb(replay);
 	return NULL;
 }
 
@@ -163,5 +142,5 @@ pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
 {
 	pr_idem_finish(idem, response);
 	pr_event_emit(event_type, livemode, event_object ? event_object : response);
-	return pr_spi_return(response);
+	return pr_spi_finish_jsonb(response);
 }

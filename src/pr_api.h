@@ -41,20 +41,8 @@ extern Jsonb *pr_write_begin(PrIdem *idem, const char *endpoint, const char *id,
 extern Jsonb *pr_write_finish(PrIdem *idem, const char *event_type, bool livemode,
 							  Jsonb *response, Jsonb *event_object);
 
-/* SPI_connect(), or an error. */
-extern void pr_spi_begin(void);
-
-/* Copy a result out of the SPI procedure context, then SPI_finish(). */
-extern Jsonb *pr_spi_return(Jsonb *result);
-
 /* Lock a record for a write and read its state; raises resource_missing. */
 extern void pr_lock_record_for_write(const char *id, PrRecord *rec);
-
-/* outcome vs. guaranteed/failed hashes -> initial status (pr_api_payment.c) */
-extern void pr_check_outcome(JsonbValue *tree, const char **status);
-
-/* payment_method_details needs payment_method or type (pr_api_payment.c) */
-extern void pr_check_payment_method(JsonbValue *tree);
 
 /* raise resource_missing for an id of a kind ("payment_record", ...) */
 pg_noreturn extern void pr_raise_missing(const char *kind, const char *id, const char *param);

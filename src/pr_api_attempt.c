@@ -15,6 +15,7 @@
 
 #include "pr_api.h"
 #include "pr_build.h"
+#include "pr_endpoints.h"
 #include "pr_errors.h"
 #include "pr_ids.h"
 #include "pr_params.h"
@@ -37,7 +38,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	char	   *id = pr_arg_id(fcinfo, 0);
 	Jsonb	   *params = pr_arg_params(fcinfo, 1);
 	JsonbValue *tree;
-	const char *status;
+	PrStatus	status;
 	PrRecord	rec;
 	PrAttempt  *a = &rec.latest;
 	PrNewAttempt na;
@@ -47,18 +48,18 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	Jsonb	   *replay;
 
 	tree = pr_validate(params, pr_schema_report_attempt);
-	pr_check_outcome(tree, &status);
+	status = pr_check_outcome(tree);
 	pr_check_payment_method(tree);
 
-	if ((replay = pr_write_begin(&idem, "report_payment_attempt", id, params, key)) != NULL)
+	if ((replay = pr_write_begin(&idem, PR_ENDPOINT_REPORT_ATTEMPT, id, params, key)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
-	if (strcmp(a->status, "failed") != 0 && strcmp(a->status, "canceled") != 0)
+	if (a->status != PR_STATUS_FAILED && a->status != PR_STATUS_CANCELED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("cannot report a new payment attempt on payment record \"%s\": the latest payment attempt is %s",
-						rec.id, a->status),
+						rec.id, pr_status_text(a->status)),
 				 errhint("A new attempt can only follow a failed or canceled one.")));
 
 	memset(&na, 0, sizeof(na));
@@ -69,7 +70,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 
 	pr_new_id(a->id, "par_");
 	a->attempt++;
-	strlcpy(a->status, status, sizeof(a->status));
+	a->status = status;
 	a->created = GetCurrentTransactionStartTimestamp();
 	if ((v = pr_field(tree, "description")) != NULL)
 		a->description = pj_cstring(v);
@@ -80,7 +81,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
 	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
 
 	pr_store_insert_attempt(&rec, &na);
-	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_attempt_record.reported", rec.livemode,
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, PR_EVENT_ATTEMPT_REPORTED, rec.livemode,
 									  pr_build_record(&rec), pr_build_attempt(&rec, a)));
 }
 
@@ -90,7 +91,7 @@ payment_records_report_payment_attempt(PG_FUNCTION_ARGS)
  */
 static Datum
 report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *schema,
-			   const char *status, const char *status_key, const char *event_type)
+			   PrStatus status, const char *status_key, const char *event_type)
 {
 	char	   *id = pr_arg_id(fcinfo, 0);
 	Jsonb	   *params = pr_arg_params(fcinfo, 1);
@@ -107,12 +108,12 @@ report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *sch
 	if ((replay = pr_write_begin(&idem, endpoint, id, params, key)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
-	if (strcmp(rec.latest.status, "pending") != 0)
+	if (rec.latest.status != PR_STATUS_PENDING)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("cannot report payment record \"%s\" as %s: the latest payment attempt is already %s",
-						rec.id, status, rec.latest.status),
+						rec.id, pr_status_text(status), pr_status_text(rec.latest.status)),
 				 errhint("Only a pending payment attempt can become guaranteed, failed or canceled.")));
 
 	pr_store_set_attempt_state(&rec.latest, status, at,
@@ -130,8 +131,8 @@ report_outcome(FunctionCallInfo fcinfo, const char *endpoint, const PrField *sch
 Datum
 payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, "report_payment_attempt_canceled", pr_schema_attempt_canceled,
-						  "canceled", "canceled_at", "payment_attempt_record.canceled");
+	return report_outcome(fcinfo, PR_ENDPOINT_REPORT_ATTEMPT_CANCELED, pr_schema_attempt_canceled,
+						  PR_STATUS_CANCELED, "canceled_at", PR_EVENT_ATTEMPT_CANCELED);
 }
 
 /*
@@ -142,8 +143,8 @@ payment_records_report_payment_attempt_canceled(PG_FUNCTION_ARGS)
 Datum
 payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, "report_payment_attempt_failed", pr_schema_attempt_failed,
-						  "failed", "failed_at", "payment_attempt_record.failed");
+	return report_outcome(fcinfo, PR_ENDPOINT_REPORT_ATTEMPT_FAILED, pr_schema_attempt_failed,
+						  PR_STATUS_FAILED, "failed_at", PR_EVENT_ATTEMPT_FAILED);
 }
 
 /*
@@ -154,8 +155,8 @@ payment_records_report_payment_attempt_failed(PG_FUNCTION_ARGS)
 Datum
 payment_records_report_payment_attempt_guaranteed(PG_FUNCTION_ARGS)
 {
-	return report_outcome(fcinfo, "report_payment_attempt_guaranteed", pr_schema_attempt_guaranteed,
-						  "guaranteed", "guaranteed_at", "payment_attempt_record.guaranteed");
+	return report_outcome(fcinfo, PR_ENDPOINT_REPORT_ATTEMPT_GUARANTEED, pr_schema_attempt_guaranteed,
+						  PR_STATUS_GUARANTEED, "guaranteed_at", PR_EVENT_ATTEMPT_GUARANTEED);
 }
 
 /*
@@ -178,7 +179,7 @@ payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS)
 
 	tree = pr_validate(params, pr_schema_attempt_informational);
 
-	if ((replay = pr_write_begin(&idem, "report_payment_attempt_informational", id, params,
+	if ((replay = pr_write_begin(&idem, PR_ENDPOINT_REPORT_ATTEMPT_INFORMATIONAL, id, params,
 								 key)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
@@ -190,6 +191,6 @@ payment_records_report_payment_attempt_informational(PG_FUNCTION_ARGS)
 		a->shipping_details = pr_field_jsonb(tree, "shipping_details");
 	a->metadata = pr_metadata_merge(a->metadata, pr_field(tree, "metadata"));
 	pr_store_set_attempt_info(a);
-	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.updated", rec.livemode,
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, PR_EVENT_RECORD_UPDATED, rec.livemode,
 									  pr_build_record(&rec), NULL));
 }

@@ -36,20 +36,14 @@
 #include "utils/lsyscache.h"
 
 #include "pr_catalog.h"
-#include "pr_module.h"
+#include "pr_endpoints.h"
+#include "pr_mode.h"
 
 PG_FUNCTION_INFO_V1(payment_records_api_key_role_problem);
 PG_FUNCTION_INFO_V1(payment_records_authenticate_api_key);
 
 #define PR_KEYS_SCHEMA	"payment_records"
 #define PR_GATEWAY_ROLE	"payment_records_gateway"
-
-/* the write functions a restricted key's role may not execute */
-static const char *const pr_write_functions[] = {
-	"report_payment", "report_refund", "report_payment_attempt",
-	"report_payment_attempt_canceled", "report_payment_attempt_failed",
-	"report_payment_attempt_guaranteed", "report_payment_attempt_informational",
-};
 
 /*
  * Why role_name cannot back a key of this mode and kind, or NULL when it
@@ -80,11 +74,11 @@ PrKeyRoleProblem(const char *role_name, bool livemode, bool restricted)
 						role_name, role_name);
 	if (restricted)
 	{
-		for (i = 0; i < (int) lengthof(pr_write_functions); i++)
+		for (i = 0; i < (int) PR_N_WRITE_ENDPOINTS; i++)
 		{
 			/* in the extension's own schema, found by OID (pr_catalog.c) */
 			List	   *name = list_make2(makeString(get_namespace_name(pr_ext_namespace())),
-										  makeString((char *) pr_write_functions[i]));
+										  makeString((char *) pr_write_endpoints[i]));
 			Oid			func = LookupFuncName(name, -1, NULL, true);
 
 			if (OidIsValid(func) &&

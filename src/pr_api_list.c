@@ -16,9 +16,11 @@
 #include "pr_api.h"
 #include "pr_build.h"
 #include "pr_errors.h"
-#include "pr_module.h"
+#include "pr_mode.h"
 #include "pr_params.h"
 #include "pr_schemas.h"
+#include "pr_spi.h"
+#include "pr_time.h"
 
 PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_attempt_record);
 PG_FUNCTION_INFO_V1(payment_records_list_payment_attempt_records);
@@ -85,10 +87,10 @@ payment_records_retrieve_payment_attempt_record(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	PrAttempt	a;
 
-	pr_spi_begin();
+	pr_spi_connect();
 	if (!pr_store_fetch_attempt(id, pr_caller_livemode(), &rec, &a))
 		pr_raise_missing("payment_attempt_record", id, "id");
-	PG_RETURN_JSONB_P(pr_spi_return(pr_build_attempt(&rec, &a)));
+	PG_RETURN_JSONB_P(pr_spi_finish_jsonb(pr_build_attempt(&rec, &a)));
 }
 
 /*
@@ -111,7 +113,7 @@ payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS)
 	PrJson		j;
 
 	read_page_params(tree, &page);
-	pr_spi_begin();
+	pr_spi_connect();
 	if (!pr_store_fetch_record(record_id, pr_caller_livemode(), &rec))
 		pr_raise_missing("payment_record", record_id, "payment_record");
 	if (page.starting_after &&
@@ -134,7 +136,7 @@ payment_records_list_payment_attempt_records(PG_FUNCTION_ARGS)
 
 		pr_push_attempt(&j, &rec, &rows[k]);
 	}
-	PG_RETURN_JSONB_P(pr_spi_return(end_list(&j, n > page.limit,
+	PG_RETURN_JSONB_P(pr_spi_finish_jsonb(end_list(&j, n > page.limit,
 											  "/v1/payment_attempt_records")));
 }
 
@@ -165,7 +167,7 @@ payment_records_list_payment_records(PG_FUNCTION_ARGS)
 	if (pr_field_int(tree, "created_before", &t))
 		hi = PR_TS_FROM_UNIX(t);
 
-	pr_spi_begin();
+	pr_spi_connect();
 	if (page.starting_after &&
 		!pr_store_record_cursor(page.starting_after, pr_caller_livemode(), &cur_created, &cur_seq))
 		pr_raise_missing("payment_record", page.starting_after, "starting_after");
@@ -186,5 +188,5 @@ payment_records_list_payment_records(PG_FUNCTION_ARGS)
 
 		pr_push_record(&j, &rows[k]);
 	}
-	PG_RETURN_JSONB_P(pr_spi_return(end_list(&j, n > page.limit, "/v1/payment_records")));
+	PG_RETURN_JSONB_P(pr_spi_finish_jsonb(end_list(&j, n > page.limit, "/v1/payment_records")));
 }

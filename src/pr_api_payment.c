@@ -13,78 +13,16 @@
 
 #include "pr_api.h"
 #include "pr_build.h"
+#include "pr_endpoints.h"
 #include "pr_errors.h"
 #include "pr_ids.h"
-#include "pr_module.h"
+#include "pr_mode.h"
 #include "pr_params.h"
 #include "pr_schemas.h"
+#include "pr_spi.h"
 
 PG_FUNCTION_INFO_V1(payment_records_report_payment);
 PG_FUNCTION_INFO_V1(payment_records_retrieve_payment_record);
-
-/*
- * outcome and the guaranteed / failed / canceled hashes must agree:
- * outcome=X needs the X hash, and another outcome's hash (or any of them
- * without an outcome) is refused rather than ignored.  Shared with
- * report_payment_attempt.
- */
-void
-pr_check_outcome(JsonbValue *tree, const char **status)
-{
-	static const char *const outcomes[] = {"guaranteed", "failed", "canceled"};
-	char	   *outcome = pr_field_string(tree, "outcome");
-	int			i;
-
-	if (outcome == NULL)
-	{
-		for (i = 0; i < lengthof(outcomes); i++)
-		{
-			if (pr_field(tree, outcomes[i]) != NULL)
-				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "outcome",
-						 "parameter \"%s\" requires parameter \"outcome\"",
-						 outcomes[i]);
-		}
-		*status = "pending";
-		return;
-	}
-	for (i = 0; i < lengthof(outcomes); i++)
-	{
-		if (strcmp(outcome, outcomes[i]) != 0 && pr_field(tree, outcomes[i]) != NULL)
-			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, outcomes[i],
-					 "parameter \"%s\" cannot be used with outcome \"%s\"",
-					 outcomes[i], outcome);
-	}
-	for (i = 0; i < lengthof(outcomes); i++)
-	{
-		if (strcmp(outcome, outcomes[i]) == 0)
-		{
-			if (pr_field(tree, outcomes[i]) == NULL)
-				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, outcomes[i],
-						 "missing required parameter \"%s\"", outcomes[i]);
-			*status = outcomes[i];
-			return;
-		}
-	}
-	elog(ERROR, "unexpected outcome \"%s\"", outcome);
-}
-
-/*
- * payment_method_details needs a payment_method or type=custom; a custom
- * hash needs type=custom beside it.  Shared with report_payment_attempt.
- */
-void
-pr_check_payment_method(JsonbValue *tree)
-{
-	JsonbValue *pmd = pr_field(tree, "payment_method_details");
-
-	if (pmd == NULL)
-		return;
-	if (pj_get(pmd, "type") == NULL &&
-		(pj_get(pmd, "payment_method") == NULL || pj_get(pmd, "custom") != NULL))
-		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING,
-				 "payment_method_details[type]",
-				 "missing required parameter \"payment_method_details[type]\"");
-}
 
 /*
  * report_payment(params jsonb, idempotency_key text) -> jsonb: a new
@@ -99,13 +37,13 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	JsonbValue *amount;
 	PrRecord	rec;
 	PrNewAttempt na;
-	const char *status;
+	PrStatus	status;
 	char	   *key = pr_arg_idempotency_key(fcinfo, 1);
 	PrIdem		idem;
 	Jsonb	   *replay;
 
 	tree = pr_validate(params, pr_schema_report_payment);
-	pr_check_outcome(tree, &status);
+	status = pr_check_outcome(tree);
 	pr_check_payment_method(tree);
 
 	memset(&rec, 0, sizeof(rec));
@@ -119,7 +57,7 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	pr_field_int(amount, "value", &rec.amount);
 
 	rec.latest.attempt = 1;
-	strlcpy(rec.latest.status, status, sizeof(rec.latest.status));
+	rec.latest.status = status;
 	rec.latest.created = rec.created;
 	rec.latest.customer_details = pr_field_jsonb(tree, "customer_details");
 	rec.latest.customer_presence = pr_field_string(tree, "customer_presence");
@@ -134,10 +72,10 @@ payment_records_report_payment(PG_FUNCTION_ARGS)
 	na.has_failed_at = pr_ts_param(tree, "failed", "failed_at", &na.failed_at);
 	na.has_canceled_at = pr_ts_param(tree, "canceled", "canceled_at", &na.canceled_at);
 
-	if ((replay = pr_write_begin(&idem, "report_payment", NULL, params, key)) != NULL)
+	if ((replay = pr_write_begin(&idem, PR_ENDPOINT_REPORT_PAYMENT, NULL, params, key)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	pr_store_insert_payment(&rec, &na);
-	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.reported", rec.livemode,
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, PR_EVENT_RECORD_REPORTED, rec.livemode,
 									  pr_build_record(&rec), NULL));
 }
 
@@ -152,9 +90,9 @@ payment_records_retrieve_payment_record(PG_FUNCTION_ARGS)
 	PrRecord	rec;
 	Jsonb	   *result;
 
-	pr_spi_begin();
+	pr_spi_connect();
 	if (!pr_store_fetch_record(id, pr_caller_livemode(), &rec))
 		pr_raise_missing("payment_record", id, "id");
-	result = pr_spi_return(pr_build_record(&rec));
+	result = pr_spi_finish_jsonb(pr_build_record(&rec));
 	PG_RETURN_JSONB_P(result);
 }

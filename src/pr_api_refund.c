@@ -4,7 +4,7 @@
  *
  * The record row is locked before anything is decided, so refunds of one
  * record are serialized; the decision reads the latest committed chain
- * head (see pr_store.c).  The refund trigger checks the same rules again
+ * head (see pr_scan.c).  The refund trigger checks the same rules again
  * for every insert, API or not: this function gives the caller clear
  * errors, the trigger is the guarantee.
  *-------------------------------------------------------------------------
@@ -17,8 +17,8 @@
 
 #include "pr_api.h"
 #include "pr_build.h"
+#include "pr_endpoints.h"
 #include "pr_errors.h"
-#include "pr_module.h"
 #include "pr_params.h"
 #include "pr_schemas.h"
 
@@ -93,16 +93,16 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	rf.metadata = pr_metadata_merge(NULL, meta);
 	amount = pr_field(tree, "amount");
 
-	if ((replay = pr_write_begin(&idem, "report_refund", id, params, key)) != NULL)
+	if ((replay = pr_write_begin(&idem, PR_ENDPOINT_REPORT_REFUND, id, params, key)) != NULL)
 		PG_RETURN_JSONB_P(replay);
 	pr_lock_record_for_write(id, &rec);
 
-	if (strcmp(rec.latest.status, "guaranteed") != 0)
+	if (rec.latest.status != PR_STATUS_GUARANTEED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 pr_errstripe(PR_CODE_TRANSITION),
 				 errmsg("payment record \"%s\" cannot be refunded: its latest payment attempt is %s",
-						rec.id, rec.latest.status),
+						rec.id, pr_status_text(rec.latest.status)),
 				 errhint("Only a guaranteed payment can be refunded.")));
 
 	remaining = rec.amount - rec.refunded;
@@ -152,6 +152,6 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 		pr_store_set_attempt_metadata(&rec.latest,
 									  pr_metadata_merge(rec.latest.metadata, meta));
 
-	PG_RETURN_JSONB_P(pr_write_finish(&idem, "payment_record.refunded", rec.livemode,
+	PG_RETURN_JSONB_P(pr_write_finish(&idem, PR_EVENT_RECORD_REFUNDED, rec.livemode,
 									  pr_build_record(&rec), NULL));
 }

@@ -11,7 +11,7 @@
 #include "postgres.h"
 
 #include "pr_build.h"
-#include "pr_module.h"
+#include "pr_time.h"
 
 /* How a key of a details hash is rendered when it was not sent. */
 #define SH_NULL			0		/* null */
@@ -122,7 +122,7 @@ push_object(PrJson *j, const char *object, const char *id, const char *link,
 			PrRecord *rec, PrAttempt *a, TimestampTz created, int64 refunded)
 {
 	bool		is_attempt = strcmp(object, "payment_attempt_record") == 0;
-	bool		guaranteed = strcmp(a->status, "guaranteed") == 0;
+	bool		guaranteed = a->status == PR_STATUS_GUARANTEED;
 
 	pj_begin_object(j);
 	pj_key(j, "id");
@@ -149,14 +149,14 @@ push_object(PrJson *j, const char *object, const char *id, const char *link,
 	pj_key(j, "reported_by");
 	pj_string(j, "self");
 	pj_amount(j, "amount_failed", rec->currency,
-			  strcmp(a->status, "failed") == 0 ? rec->amount : 0);
+			  a->status == PR_STATUS_FAILED ? rec->amount : 0);
 	if (is_attempt)
 	{
 		pj_key(j, "payment_record");
 		pj_string(j, link);
 	}
 	pj_amount(j, "amount_canceled", rec->currency,
-			  strcmp(a->status, "canceled") == 0 ? rec->amount : 0);
+			  a->status == PR_STATUS_CANCELED ? rec->amount : 0);
 	pj_amount(j, "amount_refunded", rec->currency, refunded);
 	pj_amount(j, "amount_requested", rec->currency, rec->amount);
 	push_details(j, "customer_details", a->customer_details, customer_shape);
@@ -203,7 +203,7 @@ void
 pr_push_attempt(PrJson *j, PrRecord *rec, PrAttempt *a)
 {
 	push_object(j, "payment_attempt_record", a->id, rec->id, rec, a, a->created,
-				strcmp(a->status, "guaranteed") == 0 ? rec->refunded : 0);
+				a->status == PR_STATUS_GUARANTEED ? rec->refunded : 0);
 }
 
 /* A payment_record object for rec, as a jsonb document. */

@@ -10,9 +10,18 @@
  * look-alike object put into the schema is never used: the lookup fails
  * with a clear error instead.
  *
- * The SQL statements of pr_store.c name the schema as text; before any of
- * them runs, pr_ext_namespace() has checked that the schema called
- * "payment_records" is the extension's own, so the text resolves to the
+ * The tables whose layout C knows (pr_layout.h) are checked against it
+ * here, once per session: when pr_table_relid() first resolves a table
+ * (and again after any invalidation), its columns must be those of
+ * pr_layout.h, in that order and of those types, or the call fails with
+ * 55000 (object_not_in_prerequisite_state) naming the column.  This is
+ * the one layout check; everything that reads or writes the tables by
+ * column number relies on it.
+ *
+ * The SQL statements of the data layer (pr_spi.c) name the schema as
+ * text; before any of them runs, pr_ext_namespace() has checked that the
+ * schema called "payment_records" is the extension's own, so the text
+ * resolves to the
  * objects checked here.  Only a superuser can rename that schema (the
  * install script refuses a schema the extension did not create itself).
  *
@@ -26,6 +35,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "storage/lmgr.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
@@ -33,14 +43,18 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "parser/parse_func.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "pr_catalog.h"
+#include "pr_layout.h"
 
 #define PR_RELID_CACHE 24
 
@@ -54,6 +68,12 @@ static struct
 }			relids[PR_RELID_CACHE];
 static int	n_relids = 0;
 static uint64 generation = 1;
+
+/* OIDs of the laid-out tables and the indexes, valid at generation *_gen */
+static Oid	table_oid[PR_T_COUNT];
+static uint64 table_gen[PR_T_COUNT];
+static Oid	index_oid[PR_I_COUNT];
+static uint64 index_gen[PR_I_COUNT];
 static bool callbacks_registered = false;
 
 /* Forget everything: some cached object may have changed. */
@@ -102,13 +122,6 @@ pr_catalog_init(void)
 	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_changed, (Datum) 0);
 	callbacks_registered = true;
-}
-
-/* A number that changes whenever the cached OIDs are forgotten. */
-uint64
-pr_catalog_generation(void)
-{
-	return generation;
 }
 
 /*
@@ -236,4 +249,94 @@ pr_funcid(const char *name, int nargs, const Oid *argtypes)
 				 errmsg("function \"%s.%s\" is not part of extension \"%s\"",
 						PR_SCHEMA_NAME, name, PR_EXTENSION_NAME)));
 	return oid;
+}
+
+/*
+ * The table must have the columns of pr_layout.h, in that order and of
+ * those types: the data layer and the triggers address columns by number.
+ * A table altered outside the install and update scripts is refused with
+ * 55000 rather than read or written wrongly.
+ */
+static void
+check_layout(PrTable t, Relation rel)
+{
+	const PrTableLayout *l = &pr_layout[t];
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (desc->natts != l->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has %d columns, payment_records expects %d",
+						l->name, desc->natts, l->natts),
+				 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+				 errtable(rel)));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const PrColumn *want = &l->atts[i];
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), want->name) != 0 ||
+			att->atttypid != want->type)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column %d of table \"%s\" is not \"%s\" of type %s",
+							i + 1, l->name, want->name, format_type_be(want->type)),
+					 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+					 errtable(rel)));
+	}
+}
+
+/*
+ * The OID of one of the laid-out tables, its layout checked (see the file
+ * header) the first time in a session and after any invalidation; later
+ * calls cost an array lookup.
+ */
+Oid
+pr_table_relid(PrTable t)
+{
+	uint64		gen = generation;
+	Oid			oid;
+	Relation	rel;
+
+	if (table_gen[t] == gen && OidIsValid(table_oid[t]))
+		return table_oid[t];
+	oid = pr_relid(pr_layout[t].name);
+	rel = table_open(oid, AccessShareLock);
+	check_layout(t, rel);
+	table_close(rel, AccessShareLock);
+	/* an invalidation while checking leaves gen stale: checked again */
+	table_oid[t] = oid;
+	table_gen[t] = gen;
+	return oid;
+}
+
+/* The OID of the serial sequence of a laid-out table that has one. */
+Oid
+pr_serial_relid(PrTable t)
+{
+	Assert(pr_layout[t].serial != NULL);
+	return pr_relid(pr_layout[t].serial);
+}
+
+/* The OID of one of the indexes of pr_layout.h (a member table's). */
+Oid
+pr_index_relid(PrIndex i)
+{
+	if (index_gen[i] != generation || !OidIsValid(index_oid[i]))
+	{
+		uint64		gen = generation;
+		Oid			oid = pr_relid(pr_index_name[i]);
+
+		index_oid[i] = oid;
+		index_gen[i] = gen;
+	}
+	return index_oid[i];
+}
+
+/* Open one of the laid-out tables (its layout checked, see above). */
+Relation
+pr_table_open(PrTable t, LOCKMODE mode)
+{
+	return table_open(pr_table_relid(t), mode);
 }

@@ -24,7 +24,7 @@
 #include "commands/async.h"
 
 #include "pr_events.h"
-#include "pr_module.h"
+#include "pr_settings.h"
 #include "pr_store.h"
 
 

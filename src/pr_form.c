@@ -213,8 +213,21 @@ FormDecodeText(const char *raw, int rawlen, const char *what,
 		PG_CATCH();
 		{
 			char	   *errkey;
+			ErrorData  *edata;
 
+			/*
+			 * Only the conversion's own input errors are relabelled; any
+			 * other (out of memory, a cancel) goes on unchanged.
+			 */
 			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (edata->sqlerrcode != ERRCODE_UNTRANSLATABLE_CHARACTER &&
+				edata->sqlerrcode != ERRCODE_CHARACTER_NOT_IN_REPERTOIRE)
+			{
+				FreeErrorData(edata);
+				PG_RE_THROW();
+			}
+			FreeErrorData(edata);
 			FlushErrorState();
 			errkey = (name != NULL) ? FormErrorKey(name, namelen) :
 				FormErrorKey(raw, rawlen);

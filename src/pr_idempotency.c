@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "common/cryptohash.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -30,7 +29,9 @@
 #include "pr_idempotency.h"
 #include "pr_json.h"
 #include "pr_locks.h"
-#include "pr_module.h"
+#include "pr_mode.h"
+#include "pr_settings.h"
+#include "pr_spi.h"
 #include "pr_store.h"
 
 
@@ -202,8 +203,7 @@ store_error(PrIdem *idem, const char *endpoint, ErrorData *edata)
 	PrStoredKey stored;
 	PrJson		j;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	pr_spi_connect();
 	claim_key(idem);
 	if (!pr_store_idem_get(idem->livemode, idem->key, &stored))
 	{
@@ -227,8 +227,7 @@ store_error(PrIdem *idem, const char *endpoint, ErrorData *edata)
 		pr_store_idem_put(idem->livemode, idem->key, endpoint, idem->hash, NULL,
 						  pj_finish(&j));
 	}
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	pr_spi_finish();
 }
 
 PG_FUNCTION_INFO_V1(payment_records_purge_idempotency_keys);
@@ -253,14 +252,12 @@ payment_records_purge_idempotency_keys(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be at least 1")));
 	batch = PG_GETARG_INT32(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	pr_spi_connect();
 	do
 	{
 		n = pr_store_purge_keys(cutoff, batch);
 		total += n;
 	} while (n == batch);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	pr_spi_finish();
 	PG_RETURN_INT64(total);
 }

@@ -11,7 +11,8 @@
  * pr_insert_end fires the AFTER STATEMENT and then all queued triggers,
  * as the end of a statement does.  An error anywhere aborts the
  * (sub)transaction, which releases what the batch opened, as it would
- * for a statement.  Relations are found by OID (pr_catalog.c).
+ * for a statement.  Relations are found by OID, their layout checked,
+ * by pr_catalog.c; the columns are pr_layout.h's.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,90 +37,18 @@
 #include "pr_catalog.h"
 #include "pr_insert.h"
 
-/* The directly written tables, their serial sequences, columns and types. */
-typedef struct PrColumn
-{
-	const char *name;
-	Oid			type;
-} PrColumn;
-
-static const struct
-{
-	const char *table;
-	const char *serial;			/* sequence of the serial column */
-	int			natts;
-	const PrColumn *atts;
-}			tables[PR_T_COUNT] = {
-	[PR_T_RECORD] = {"payment_record", "payment_record_seq_seq", PR_REC_NATTS,
-		(const PrColumn[]) {{"id", TEXTOID}, {"livemode", BOOLOID}, {"currency", TEXTOID},
-			{"seq", INT8OID}, {"created", TIMESTAMPTZOID}, {"amount", INT8OID}}},
-	[PR_T_ATTEMPT] = {"payment_attempt_record", NULL, PR_ATT_NATTS,
-		(const PrColumn[]) {{"record_seq", INT8OID}, {"created", TIMESTAMPTZOID},
-			{"initiated_at", TIMESTAMPTZOID}, {"guaranteed_at", TIMESTAMPTZOID},
-			{"failed_at", TIMESTAMPTZOID}, {"canceled_at", TIMESTAMPTZOID},
-			{"attempt", INT4OID}, {"id", TEXTOID}, {"status", TEXTOID},
-			{"customer_presence", TEXTOID}, {"description", TEXTOID},
-			{"customer_details", JSONBOID}, {"metadata", JSONBOID},
-			{"payment_method_details", JSONBOID}, {"processor_details", JSONBOID},
-		{"shipping_details", JSONBOID}}},
-	[PR_T_EVENT] = {"event", "event_id_seq", PR_EV_NATTS,
-		(const PrColumn[]) {{"id", INT8OID}, {"type", TEXTOID}, {"livemode", BOOLOID},
-		{"object", JSONBOID}, {"created", TIMESTAMPTZOID}}},
-	[PR_T_REFUND] = {"refund", NULL, PR_RF_NATTS,
-		(const PrColumn[]) {{"record_seq", INT8OID}, {"amount", INT8OID},
-			{"refunded_total", INT8OID}, {"initiated_at", TIMESTAMPTZOID},
-			{"refunded_at", TIMESTAMPTZOID}, {"created", TIMESTAMPTZOID},
-			{"refund_no", INT4OID}, {"livemode", BOOLOID}, {"refund_reference", TEXTOID},
-		{"metadata", JSONBOID}}},
-};
-
-/* catalog generation (pr_catalog.c) at which each layout was checked */
-static uint64 layout_checked[PR_T_COUNT];
-
 struct PrInsertBatch
 {
 	EState	   *estate;
-	ResultRelInfo *rri[PR_T_COUNT];
-	TupleTableSlot *slot[PR_T_COUNT];
+	ResultRelInfo *rri[PR_T_DIRECT_COUNT];
+	TupleTableSlot *slot[PR_T_DIRECT_COUNT];
 };
 
 /* nextval() of a table's serial column, with nextval's permission check. */
 int64
 pr_next_serial(PrTable t)
 {
-	Assert(tables[t].serial != NULL);
-	return nextval_internal(pr_relid(tables[t].serial), true);
-}
-
-/* The table must have the columns this file writes, in this order. */
-static void
-check_layout(PrTable t, Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-
-	if (desc->natts != tables[t].natts)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" has %d columns, payment_records expects %d",
-						tables[t].table, desc->natts, tables[t].natts),
-				 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
-				 errtable(rel)));
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		const PrColumn *want = &tables[t].atts[i];
-
-		if (att->attisdropped || strcmp(NameStr(att->attname), want->name) != 0 ||
-			att->atttypid != want->type)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("column %d of table \"%s\" is not \"%s\" of type %s",
-							i + 1, tables[t].table, want->name, format_type_be(want->type)),
-					 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
-					 errtable(rel)));
-	}
-	layout_checked[t] = pr_catalog_generation();
+	return nextval_internal(pr_serial_relid(t), true);
 }
 
 /*
@@ -136,12 +65,12 @@ pr_insert_begin(void)
 	int			t;
 
 	b->estate = CreateExecutorState();
-	for (t = 0; t < PR_T_COUNT; t++)
+	for (t = 0; t < PR_T_DIRECT_COUNT; t++)
 	{
 		RangeTblEntry *rte = makeNode(RangeTblEntry);
 
 		rte->rtekind = RTE_RELATION;
-		rte->relid = pr_relid(tables[t].table);
+		rte->relid = pr_table_relid(t);
 		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
 		rte->inh = false;
@@ -152,17 +81,6 @@ pr_insert_begin(void)
 	b->estate->es_output_cid = GetCurrentCommandId(true);
 	AfterTriggerBeginQuery();
 	return b;
-}
-
-/* Open one of the tables, checking its layout once per session. */
-Relation
-pr_table_open(PrTable t, LOCKMODE mode)
-{
-	Relation	rel = table_open(pr_relid(tables[t].table), mode);
-
-	if (layout_checked[t] != pr_catalog_generation())
-		check_layout(t, rel);
-	return rel;
 }
 
 /*
@@ -228,7 +146,7 @@ void
 pr_insert_row(PrInsertBatch *b, PrTable t, Datum *values, bool *isnull)
 {
 	TupleTableSlot *slot;
-	int			natts = tables[t].natts;
+	int			natts = pr_layout[t].natts;
 
 	if (b->rri[t] == NULL)
 		open_table(b, t);
@@ -249,11 +167,11 @@ pr_insert_end(PrInsertBatch *b)
 {
 	int			t;
 
-	for (t = 0; t < PR_T_COUNT; t++)
+	for (t = 0; t < PR_T_DIRECT_COUNT; t++)
 		if (b->rri[t] != NULL)
 			ExecASInsertTriggers(b->estate, b->rri[t], NULL);
 	AfterTriggerEndQuery(b->estate);
-	for (t = 0; t < PR_T_COUNT; t++)
+	for (t = 0; t < PR_T_DIRECT_COUNT; t++)
 		if (b->rri[t] != NULL)
 		{
 			ExecCloseIndices(b->rri[t]);

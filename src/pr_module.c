@@ -1,31 +1,22 @@
 /*-------------------------------------------------------------------------
  * pr_module.c
- *		Module entry point, every setting, and the caller's mode.
+ *		Module entry point: _PG_init, which defines every setting.
  *
- * No setting may weaken an invariant: the refund limit, reference
- * uniqueness and the state machine are enforced by triggers whatever
- * these say.  Settings are read only through the C variables below,
- * which PostgreSQL has validated when this module was loaded (a value
- * set as a placeholder before the load, by a role without the right to
- * set it, is discarded then), never through current_setting().
+ * The top of the module's dependency order: nothing includes anything of
+ * this file.  The settings' variables live in pr_settings.c, and other
+ * files read them through pr_settings.h; no setting may weaken an
+ * invariant (see there).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/guc.h"
-#include "utils/timestamp.h"
 
 #include "pr_catalog.h"
-#include "pr_module.h"
+#include "pr_settings.h"
 
 PG_MODULE_MAGIC;
-
-bool		pr_notify_events = false;
-int			pr_idempotency_retention = 24 * 60 * 60;
-bool		pr_allow_drop = false;
 
 void		_PG_init(void);
 
@@ -65,53 +56,4 @@ _PG_init(void)
 	MarkGUCPrefixReserved("payment_records");
 
 	pr_catalog_init();
-}
-
-/*
- * The caller's mode: live if the role the session acts as (SET ROLE
- * included, SECURITY DEFINER switches excluded) is a member of
- * payment_records_live, which only its administrators can grant;
- * superusers are not members by virtue of being superusers.  Test mode
- * otherwise, and when the role does not exist.
- */
-bool
-pr_caller_livemode(void)
-{
-	return pr_role_livemode(GetOuterUserId());
-}
-
-/*
- * Whether a role acts in live mode: a member of payment_records_live (not
- * by being superuser).  The one rule for callers and for gateway keys.
- */
-bool
-pr_role_livemode(Oid role)
-{
-	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
-
-	return OidIsValid(live) && is_member_of_role_nosuper(role, live);
-}
-
-/*
- * Idempotency keys created before this have expired: now minus
- * payment_records.idempotency_retention, in 64-bit microseconds (the
- * retention may be up to 68 years).
- */
-TimestampTz
-pr_idempotency_expiry(void)
-{
-	return GetCurrentTimestamp() - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC;
-}
-
-PG_FUNCTION_INFO_V1(payment_records_caller_livemode);
-
-/*
- * caller_livemode() -> boolean: the caller's mode, as the API decides it;
- * the row-level security policies of the tables show each caller only
- * the rows of its own mode.
- */
-Datum
-payment_records_caller_livemode(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(pr_caller_livemode());
 }

@@ -703,3 +703,74 @@ pr_metadata_merge(Jsonb *stored, JsonbValue *update)
 		return NULL;
 	return pj_finish(&out);
 }
+
+/*
+ * outcome and the guaranteed / failed / canceled hashes must agree:
+ * outcome=X needs the X hash, and another outcome's hash (or any of them
+ * without an outcome) is refused rather than ignored.  Shared by
+ * report_payment and report_payment_attempt.
+ */
+PrStatus
+pr_check_outcome(JsonbValue *tree)
+{
+	static const PrStatus outcomes[] = {
+		PR_STATUS_GUARANTEED, PR_STATUS_FAILED, PR_STATUS_CANCELED
+	};
+	char	   *outcome = pr_field_string(tree, "outcome");
+	int			i;
+
+	if (outcome == NULL)
+	{
+		for (i = 0; i < lengthof(outcomes); i++)
+		{
+			const char *name = pr_status_text(outcomes[i]);
+
+			if (pr_field(tree, name) != NULL)
+				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, "outcome",
+						 "parameter \"%s\" requires parameter \"outcome\"", name);
+		}
+		return PR_STATUS_PENDING;
+	}
+	for (i = 0; i < lengthof(outcomes); i++)
+	{
+		const char *name = pr_status_text(outcomes[i]);
+
+		if (strcmp(outcome, name) != 0 && pr_field(tree, name) != NULL)
+			pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_EXCLUSIVE, name,
+					 "parameter \"%s\" cannot be used with outcome \"%s\"",
+					 name, outcome);
+	}
+	for (i = 0; i < lengthof(outcomes); i++)
+	{
+		const char *name = pr_status_text(outcomes[i]);
+
+		if (strcmp(outcome, name) == 0)
+		{
+			if (pr_field(tree, name) == NULL)
+				pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING, name,
+						 "missing required parameter \"%s\"", name);
+			return outcomes[i];
+		}
+	}
+	elog(ERROR, "unexpected outcome \"%s\"", outcome);
+	return PR_STATUS_INVALID;
+}
+
+/*
+ * payment_method_details needs a payment_method or type=custom; a custom
+ * hash needs type=custom beside it.  Shared by report_payment and
+ * report_payment_attempt.
+ */
+void
+pr_check_payment_method(JsonbValue *tree)
+{
+	JsonbValue *pmd = pr_field(tree, "payment_method_details");
+
+	if (pmd == NULL)
+		return;
+	if (pj_get(pmd, "type") == NULL &&
+		(pj_get(pmd, "payment_method") == NULL || pj_get(pmd, "custom") != NULL))
+		pr_error(ERRCODE_INVALID_PARAMETER_VALUE, PR_CODE_MISSING,
+				 "payment_method_details[type]",
+				 "missing required parameter \"payment_method_details[type]\"");
+}

@@ -16,6 +16,8 @@
 
 #include "utils/jsonb.h"
 
+#include "pr_status.h"
+
 typedef enum PrKind
 {
 	PK_STRING,					/* non-empty, non-blank, <= max_len characters */
@@ -73,5 +75,13 @@ extern Jsonb *pr_field_jsonb(JsonbValue *tree, const char *name);
  * Returns NULL for an empty result.  Raises the 50-key limit error.
  */
 extern Jsonb *pr_metadata_merge(Jsonb *stored, JsonbValue *update);
+
+/*
+ * The rules that report_payment and report_payment_attempt share: outcome
+ * against the guaranteed / failed / canceled hashes, which gives the new
+ * attempt's status; payment_method_details needs a payment_method or type.
+ */
+extern PrStatus pr_check_outcome(JsonbValue *tree);
+extern void pr_check_payment_method(JsonbValue *tree);
 
 #endif							/* PR_PARAMS_H */

@@ -46,6 +46,7 @@
 #include "utils/syscache.h"
 
 #include "pr_catalog.h"
+#include "pr_endpoints.h"
 #include "pr_errors.h"
 #include "pr_form.h"
 #include "pr_idempotency.h"
@@ -89,20 +90,20 @@ typedef struct PrRoute
 } PrRoute;
 
 static const PrRoute pr_routes[] = {
-	{"POST", "payment_records", false, "report_payment",
-	"report_payment", RA_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_refund",
-	"report_refund", RA_ID_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_payment_attempt",
-	"report_payment_attempt", RA_ID_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_payment_attempt_canceled",
-	"report_payment_attempt_canceled", RA_ID_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_payment_attempt_failed",
-	"report_payment_attempt_failed", RA_ID_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_payment_attempt_guaranteed",
-	"report_payment_attempt_guaranteed", RA_ID_PARAMS_KEY},
-	{"POST", "payment_records", true, "report_payment_attempt_informational",
-	"report_payment_attempt_informational", RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", false, PR_ENDPOINT_REPORT_PAYMENT,
+	PR_ENDPOINT_REPORT_PAYMENT, RA_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_REFUND,
+	PR_ENDPOINT_REPORT_REFUND, RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_ATTEMPT,
+	PR_ENDPOINT_REPORT_ATTEMPT, RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_ATTEMPT_CANCELED,
+	PR_ENDPOINT_REPORT_ATTEMPT_CANCELED, RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_ATTEMPT_FAILED,
+	PR_ENDPOINT_REPORT_ATTEMPT_FAILED, RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_ATTEMPT_GUARANTEED,
+	PR_ENDPOINT_REPORT_ATTEMPT_GUARANTEED, RA_ID_PARAMS_KEY},
+	{"POST", "payment_records", true, PR_ENDPOINT_REPORT_ATTEMPT_INFORMATIONAL,
+	PR_ENDPOINT_REPORT_ATTEMPT_INFORMATIONAL, RA_ID_PARAMS_KEY},
 	{"GET", "payment_records", true, NULL,
 	"retrieve_payment_record", RA_ID},
 	{"GET", "payment_records", false, NULL,

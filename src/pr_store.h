@@ -1,11 +1,17 @@
 /*-------------------------------------------------------------------------
  * pr_store.h
- *		The store: every read and write of the extension's tables.
+ *		The data layer: every read and write of the extension's tables.
  *
- * SQL statements are prepared once per backend and kept (SPI_keepplan);
- * values are always $n parameters, never text pasted into SQL.  Inserts
- * of new rows go through pr_insert (no SQL at all).  Callers must be
- * inside SPI_connect()/SPI_finish().
+ * The one interface of the code that touches the tables, implemented by
+ *	pr_read.c		reads through SQL (a record, an attempt, list pages)
+ *	pr_write.c		writes of records, attempts and refunds
+ *	pr_scan.c		direct index probes: the record lock, chain reads
+ *	pr_idem_rows.c	the rows of idempotency keys
+ *	pr_event_row.c	the change events' rows
+ * on top of pr_spi.c (the SQL statements' runner), pr_insert.c (inserts
+ * without SQL) and pr_catalog.c (the tables found by OID, their layout
+ * checked).  Callers of the SQL-backed functions must be inside
+ * pr_spi_connect()/pr_spi_finish().
  *-------------------------------------------------------------------------
  */
 #ifndef PR_STORE_H
@@ -15,13 +21,14 @@
 #include "utils/jsonb.h"
 
 #include "pr_ids.h"
+#include "pr_status.h"
 
 /* One payment attempt, as stored. */
 typedef struct PrAttempt
 {
 	char		id[PR_ID_MAXLEN];
 	int32		attempt;		/* 1-based number within its record */
-	char		status[12];		/* pending, guaranteed, failed, canceled */
+	PrStatus	status;
 	TimestampTz created;
 	Jsonb	   *customer_details;
 	char	   *customer_presence;
@@ -78,7 +85,7 @@ extern void pr_store_insert_refund(PrRecord *rec, PrRefund *rf);
 extern void pr_store_set_attempt_metadata(PrAttempt *a, Jsonb *metadata);
 
 extern void pr_store_insert_attempt(PrRecord *rec, PrNewAttempt *na);
-extern void pr_store_set_attempt_state(PrAttempt *a, const char *status,
+extern void pr_store_set_attempt_state(PrAttempt *a, PrStatus status,
 									   TimestampTz status_at, Jsonb *metadata);
 extern void pr_store_set_attempt_info(PrAttempt *a);
 extern bool pr_store_fetch_attempt(const char *id, bool livemode, PrRecord *rec,
@@ -108,19 +115,6 @@ extern void pr_store_idem_put(bool livemode, const char *key, const char *endpoi
 extern void pr_store_idem_delete(bool livemode, const char *key);
 extern int64 pr_store_purge_keys(TimestampTz cutoff, int32 batch);
 extern int64 pr_store_event_insert(const char *type, bool livemode, Jsonb *object);
-
-/* An attempt's status. */
-typedef enum PrStatus
-{
-	PR_STATUS_INVALID = -1,
-	PR_STATUS_PENDING,
-	PR_STATUS_GUARANTEED,
-	PR_STATUS_FAILED,
-	PR_STATUS_CANCELED
-} PrStatus;
-
-extern PrStatus pr_status_from_text(const char *s);
-extern const char *pr_status_text(PrStatus s);
 
 /* What the triggers read of a record and of an attempt. */
 typedef struct PrRecordKey

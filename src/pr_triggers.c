@@ -9,7 +9,7 @@
  * does not silence them.  The API functions check the same rules first
  * only to give callers Stripe-shaped errors; these are the guarantee.
  * They share no state with the API and reach the tables only through the
- * store (pr_store.c).
+ * data layer (pr_store.h: pr_scan.c's index probes, pr_read.c).
  *
  * Refunds form a chain per record: refund_no 1, 2, 3 ... (unique with the
  * record) and refunded_total = previous total + amount, computed with
@@ -33,7 +33,6 @@
 #include "common/cryptohash.h"
 #include "common/int.h"
 #include "common/sha2.h"
-#include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -47,9 +46,12 @@
 
 #include "pr_catalog.h"
 #include "pr_currency.h"
+#include "pr_endpoints.h"
 #include "pr_ids.h"
-#include "pr_module.h"
+#include "pr_mode.h"
 #include "pr_params.h"
+#include "pr_settings.h"
+#include "pr_spi.h"
 #include "pr_store.h"
 
 PG_FUNCTION_INFO_V1(payment_records_refund_check);
@@ -70,54 +72,56 @@ PG_FUNCTION_INFO_V1(payment_records_reference_key);
 	ereport(ERROR, (errcode(code), errmsg(__VA_ARGS__), \
 					errtable((td)->tg_relation)))
 
-/* Column access by name: the table layout is the install script's. */
-static Datum
-getcol(TriggerData *td, HeapTuple tup, const char *name, bool *isnull)
+/*
+ * The name of column col (a pr_layout.h number) of the trigger's table,
+ * for messages.  The layout was checked when the trigger started (see
+ * row_trigger), so it is the name pr_layout.h gives.
+ */
+static const char *
+colname(TriggerData *td, int col)
 {
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	int			attno = SPI_fnumber(desc, name);
+	return NameStr(TupleDescAttr(RelationGetDescr(td->tg_relation), col)->attname);
+}
 
-	if (attno <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" not found in table \"%s\"", name,
-						RelationGetRelationName(td->tg_relation)),
-				 errtable(td->tg_relation)));
-	return heap_getattr(tup, attno, desc, isnull);
+/* Column col (a pr_layout.h number) of a row of the trigger's table. */
+static Datum
+getcol(TriggerData *td, HeapTuple tup, int col, bool *isnull)
+{
+	return heap_getattr(tup, PR_ATTNO(col), RelationGetDescr(td->tg_relation), isnull);
 }
 
 /* A NOT NULL column's value (the table's NOT NULL constraint holds). */
 static Datum
-getcol_nn(TriggerData *td, HeapTuple tup, const char *name)
+getcol_nn(TriggerData *td, HeapTuple tup, int col)
 {
 	bool		isnull;
-	Datum		d = getcol(td, tup, name, &isnull);
+	Datum		d = getcol(td, tup, col, &isnull);
 
 	if (isnull)
-		row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null", name);
+		row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null",
+				  colname(td, col));
 	return d;
 }
 
 /* A text column as a C string, or NULL. */
 static char *
-getcol_text(TriggerData *td, HeapTuple tup, const char *name)
+getcol_text(TriggerData *td, HeapTuple tup, int col)
 {
 	bool		isnull;
-	Datum		d = getcol(td, tup, name, &isnull);
+	Datum		d = getcol(td, tup, col, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* Did a column change between the old and the new row of an UPDATE? */
 static bool
-col_changed(TriggerData *td, const char *name)
+col_changed(TriggerData *td, int col)
 {
 	bool		n1,
 				n2;
-	Datum		d1 = getcol(td, td->tg_trigtuple, name, &n1);
-	Datum		d2 = getcol(td, td->tg_newtuple, name, &n2);
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	Form_pg_attribute att = TupleDescAttr(desc, SPI_fnumber(desc, name) - 1);
+	Datum		d1 = getcol(td, td->tg_trigtuple, col, &n1);
+	Datum		d2 = getcol(td, td->tg_newtuple, col, &n2);
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(td->tg_relation), col);
 
 	if (n1 || n2)
 		return n1 != n2;
@@ -126,7 +130,7 @@ col_changed(TriggerData *td, const char *name)
 
 /* Refuse a change to any of the listed columns. */
 static void
-check_fixed(TriggerData *td, const char *const *cols, int ncols, const char *what)
+check_fixed(TriggerData *td, const int *cols, int ncols, const char *what)
 {
 	int			i;
 
@@ -134,13 +138,18 @@ check_fixed(TriggerData *td, const char *const *cols, int ncols, const char *wha
 		if (col_changed(td, cols[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("column \"%s\" of a %s cannot be changed", cols[i], what),
+					 errmsg("column \"%s\" of a %s cannot be changed", colname(td, cols[i]), what),
 					 errtable(td->tg_relation)));
 }
 
-/* Must be fired as a row trigger by the trigger manager. */
+/*
+ * Must be fired as a row trigger by the trigger manager, on table t of
+ * pr_layout.h (or on any table when t is PR_T_COUNT).  Resolving t checks
+ * its layout once per session (pr_catalog.c), so the trigger may read
+ * columns by their pr_layout.h numbers.
+ */
 static TriggerData *
-row_trigger(FunctionCallInfo fcinfo, const char *fname)
+row_trigger(FunctionCallInfo fcinfo, const char *fname, PrTable t)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -148,6 +157,11 @@ row_trigger(FunctionCallInfo fcinfo, const char *fname)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired as a row trigger", fname)));
+	if (t != PR_T_COUNT && RelationGetRelid(td->tg_relation) != pr_table_relid(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired on table \"%s.%s\"",
+						fname, PR_SCHEMA_NAME, pr_layout[t].name)));
 	return td;
 }
 
@@ -158,44 +172,29 @@ new_row(TriggerData *td)
 	return TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 }
 
-/* Connect to SPI for a trigger's queries; a failure is an internal error. */
-static void
-spi_begin(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
-/* Disconnect from SPI; a failure is an internal error. */
-static void
-spi_end(void)
-{
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-}
-
 /* An id: the prefix and PR_ID_CHARS base62 characters. */
 static void
-check_id(TriggerData *td, const char *col, const char *id, const char *prefix)
+check_id(TriggerData *td, HeapTuple tup, int col, const char *prefix)
 {
+	char	   *id = TextDatumGetCString(getcol_nn(td, tup, col));
 	size_t		plen = strlen(prefix);
 	size_t		i;
 
 	if (strncmp(id, prefix, plen) != 0 || strlen(id) != plen + PR_ID_CHARS)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "column \"%s\" must be \"%s\" followed by %d base62 characters",
-				  col, prefix, PR_ID_CHARS);
+				  colname(td, col), prefix, PR_ID_CHARS);
 	for (i = plen; id[i] != '\0'; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') ||
 			  (id[i] >= 'A' && id[i] <= 'Z')))
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "column \"%s\" must be \"%s\" followed by %d base62 characters",
-					  col, prefix, PR_ID_CHARS);
+					  colname(td, col), prefix, PR_ID_CHARS);
 }
 
 /* A timestamp column: finite when set (NOT NULL ones must be set). */
 static void
-check_time(TriggerData *td, HeapTuple tup, const char *col, bool required)
+check_time(TriggerData *td, HeapTuple tup, int col, bool required)
 {
 	bool		isnull;
 	Datum		d = getcol(td, tup, col, &isnull);
@@ -203,22 +202,24 @@ check_time(TriggerData *td, HeapTuple tup, const char *col, bool required)
 	if (isnull)
 	{
 		if (required)
-			row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null", col);
+			row_error(td, ERRCODE_NOT_NULL_VIOLATION, "column \"%s\" must not be null",
+					  colname(td, col));
 		return;
 	}
 	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)))
-		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must be a finite time", col);
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must be a finite time",
+				  colname(td, col));
 }
 
 /* A text column of at most max characters, not empty when set. */
 static void
-check_text(TriggerData *td, HeapTuple tup, const char *col, int max)
+check_text(TriggerData *td, HeapTuple tup, int col, int max)
 {
 	char	   *s = getcol_text(td, tup, col);
 
 	if (s != NULL && (s[0] == '\0' || pg_mbstrlen(s) > max))
 		row_error(td, ERRCODE_CHECK_VIOLATION,
-				  "column \"%s\" must be 1 to %d characters long", col, max);
+				  "column \"%s\" must be 1 to %d characters long", colname(td, col), max);
 }
 
 /*
@@ -226,7 +227,7 @@ check_text(TriggerData *td, HeapTuple tup, const char *col, int max)
  * at most 40 characters, each value a string of at most 500.
  */
 static void
-check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
+check_object(TriggerData *td, HeapTuple tup, int col, bool metadata)
 {
 	bool		isnull;
 	Datum		d = getcol(td, tup, col, &isnull);
@@ -240,7 +241,8 @@ check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
 		return;
 	j = DatumGetJsonbP(d);
 	if (!JB_ROOT_IS_OBJECT(j))
-		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must hold a JSON object", col);
+		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"%s\" must hold a JSON object",
+				  colname(td, col));
 	if (!metadata)
 		return;
 	it = JsonbIteratorInit(&j->root);
@@ -252,14 +254,14 @@ check_object(TriggerData *td, HeapTuple tup, const char *col, bool metadata)
 				pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > PR_MAX_META_KEY)
 				row_error(td, ERRCODE_CHECK_VIOLATION,
 						  "column \"%s\" must have at most %d keys of 1 to %d characters",
-						  col, PR_MAX_META_KEYS, PR_MAX_META_KEY);
+						  colname(td, col), PR_MAX_META_KEYS, PR_MAX_META_KEY);
 		}
 		else if (tok == WJB_VALUE &&
 				 (v.type != jbvString ||
 				  pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > PR_MAX_META_VALUE))
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "column \"%s\" must have string values of at most %d characters",
-					  col, PR_MAX_META_VALUE);
+					  colname(td, col), PR_MAX_META_VALUE);
 	}
 }
 
@@ -300,12 +302,17 @@ require_owner(TriggerData *td)
 static void
 check_mode(TriggerData *td, bool livemode)
 {
-	if (!has_privs_of_role(GetUserId(), pr_ext_owner()) && livemode != pr_caller_livemode())
+	if (has_privs_of_role(GetUserId(), pr_ext_owner()) || livemode == pr_caller_livemode())
+		return;
+	if (livemode)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg(livemode ? "a test-mode role cannot write live-mode rows" :
-						"a live-mode role cannot write test-mode rows"),
+				 errmsg("a test-mode role cannot write live-mode rows"),
 				 errtable(td->tg_relation)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("a live-mode role cannot write test-mode rows"),
+			 errtable(td->tg_relation)));
 }
 
 /*
@@ -313,10 +320,10 @@ check_mode(TriggerData *td, bool livemode)
  * allowed), where lists would keep it first forever.
  */
 static void
-check_created(TriggerData *td, HeapTuple tup)
+check_created(TriggerData *td, HeapTuple tup, int col)
 {
-	check_time(td, tup, "created", true);
-	if (DatumGetTimestampTz(getcol_nn(td, tup, "created")) >
+	check_time(td, tup, col, true);
+	if (DatumGetTimestampTz(getcol_nn(td, tup, col)) >
 		GetCurrentTransactionStartTimestamp() + USECS_PER_DAY)
 		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"created\" must not be in the future");
 }
@@ -328,7 +335,7 @@ check_created(TriggerData *td, HeapTuple tup)
 Datum
 payment_records_refund_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "refund_check");
+	TriggerData *td = row_trigger(fcinfo, "refund_check", PR_T_REFUND);
 	HeapTuple	tup;
 	int64		record_seq;
 	int32		refund_no;
@@ -347,15 +354,15 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 				 errtable(td->tg_relation)));
 
 	tup = td->tg_trigtuple;
-	record_seq = DatumGetInt64(getcol_nn(td, tup, "record_seq"));
-	refund_no = DatumGetInt32(getcol_nn(td, tup, "refund_no"));
-	amount = DatumGetInt64(getcol_nn(td, tup, "amount"));
-	total = DatumGetInt64(getcol_nn(td, tup, "refunded_total"));
-	check_created(td, tup);
-	check_time(td, tup, "initiated_at", false);
-	check_time(td, tup, "refunded_at", false);
-	check_text(td, tup, "refund_reference", PR_MAX_STRING);
-	check_object(td, tup, "metadata", true);
+	record_seq = DatumGetInt64(getcol_nn(td, tup, PR_RF_RECORD_SEQ));
+	refund_no = DatumGetInt32(getcol_nn(td, tup, PR_RF_REFUND_NO));
+	amount = DatumGetInt64(getcol_nn(td, tup, PR_RF_AMOUNT));
+	total = DatumGetInt64(getcol_nn(td, tup, PR_RF_REFUNDED_TOTAL));
+	check_created(td, tup, PR_RF_CREATED);
+	check_time(td, tup, PR_RF_INITIATED_AT, false);
+	check_time(td, tup, PR_RF_REFUNDED_AT, false);
+	check_text(td, tup, PR_RF_REFUND_REFERENCE, PR_MAX_STRING);
+	check_object(td, tup, PR_RF_METADATA, true);
 
 	/* serialize with every other writer of this record */
 	if (!pr_store_record_key(record_seq, true, &rk))
@@ -363,7 +370,7 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("refund refers to a payment record that does not exist"),
 				 errtable(td->tg_relation)));
-	if (DatumGetBool(getcol_nn(td, tup, "livemode")) != rk.livemode)
+	if (DatumGetBool(getcol_nn(td, tup, PR_RF_LIVEMODE)) != rk.livemode)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "refund livemode does not match its payment record");
 	check_mode(td, rk.livemode);
@@ -404,12 +411,12 @@ payment_records_refund_check(PG_FUNCTION_ARGS)
 static PrStatus
 check_attempt_row(TriggerData *td, HeapTuple tup)
 {
-	static const char *const outcome_col[] = {
-		[PR_STATUS_GUARANTEED] = "guaranteed_at",
-		[PR_STATUS_FAILED] = "failed_at",
-		[PR_STATUS_CANCELED] = "canceled_at",
+	static const int outcome_col[] = {
+		[PR_STATUS_GUARANTEED] = PR_ATT_GUARANTEED_AT,
+		[PR_STATUS_FAILED] = PR_ATT_FAILED_AT,
+		[PR_STATUS_CANCELED] = PR_ATT_CANCELED_AT,
 	};
-	char	   *status_text = TextDatumGetCString(getcol_nn(td, tup, "status"));
+	char	   *status_text = TextDatumGetCString(getcol_nn(td, tup, PR_ATT_STATUS));
 	PrStatus	status = pr_status_from_text(status_text);
 	char	   *presence;
 	int			s;
@@ -422,28 +429,30 @@ check_attempt_row(TriggerData *td, HeapTuple tup)
 		bool		isnull;
 
 		(void) getcol(td, tup, outcome_col[s], &isnull);
-		if (isnull == (s == (int) status))
+		if (isnull && s == (int) status)
 			row_error(td, ERRCODE_CHECK_VIOLATION,
-					  s == (int) status ?
-					  "a payment attempt with status \"%s\" must have column \"%s\" set" :
+					  "a payment attempt with status \"%s\" must have column \"%s\" set",
+					  status_text, colname(td, outcome_col[s]));
+		if (!isnull && s != (int) status)
+			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "a payment attempt with status \"%s\" must not have column \"%s\" set",
-					  status_text, outcome_col[s]);
+					  status_text, colname(td, outcome_col[s]));
 		check_time(td, tup, outcome_col[s], false);
 	}
-	check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "par_");
-	check_created(td, tup);
-	check_time(td, tup, "initiated_at", true);
-	presence = getcol_text(td, tup, "customer_presence");
+	check_id(td, tup, PR_ATT_ID, "par_");
+	check_created(td, tup, PR_ATT_CREATED);
+	check_time(td, tup, PR_ATT_INITIATED_AT, true);
+	presence = getcol_text(td, tup, PR_ATT_CUSTOMER_PRESENCE);
 	if (presence != NULL && strcmp(presence, "on_session") != 0 &&
 		strcmp(presence, "off_session") != 0)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "column \"customer_presence\" must be \"on_session\" or \"off_session\"");
-	check_text(td, tup, "description", PR_MAX_STRING);
-	check_object(td, tup, "customer_details", false);
-	check_object(td, tup, "metadata", true);
-	check_object(td, tup, "payment_method_details", false);
-	check_object(td, tup, "processor_details", false);
-	check_object(td, tup, "shipping_details", false);
+	check_text(td, tup, PR_ATT_DESCRIPTION, PR_MAX_STRING);
+	check_object(td, tup, PR_ATT_CUSTOMER_DETAILS, false);
+	check_object(td, tup, PR_ATT_METADATA, true);
+	check_object(td, tup, PR_ATT_PAYMENT_METHOD_DETAILS, false);
+	check_object(td, tup, PR_ATT_PROCESSOR_DETAILS, false);
+	check_object(td, tup, PR_ATT_SHIPPING_DETAILS, false);
 	return status;
 }
 
@@ -458,7 +467,7 @@ check_attempt_row(TriggerData *td, HeapTuple tup)
 Datum
 payment_records_attempt_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "attempt_check");
+	TriggerData *td = row_trigger(fcinfo, "attempt_check", PR_T_ATTEMPT);
 	HeapTuple	tup;
 	PrStatus	status;
 
@@ -473,8 +482,8 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		int32		attempt = DatumGetInt32(getcol_nn(td, tup, "attempt"));
-		int64		record_seq = DatumGetInt64(getcol_nn(td, tup, "record_seq"));
+		int32		attempt = DatumGetInt32(getcol_nn(td, tup, PR_ATT_ATTEMPT));
+		int64		record_seq = DatumGetInt64(getcol_nn(td, tup, PR_ATT_RECORD_SEQ));
 		PrRecordKey rk;
 		PrAttemptState prev;
 
@@ -506,17 +515,17 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 	else
 	{
 		/* what no API call ever changes once an attempt is reported */
-		static const char *const fixed[] = {
-			"id", "record_seq", "attempt", "created", "initiated_at",
-			"customer_presence", "payment_method_details", "processor_details",
+		static const int fixed[] = {
+			PR_ATT_ID, PR_ATT_RECORD_SEQ, PR_ATT_ATTEMPT, PR_ATT_CREATED, PR_ATT_INITIATED_AT,
+			PR_ATT_CUSTOMER_PRESENCE, PR_ATT_PAYMENT_METHOD_DETAILS, PR_ATT_PROCESSOR_DETAILS,
 		};
 		PrStatus	old_status =
-			pr_status_from_text(TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, "status")));
+			pr_status_from_text(TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, PR_ATT_STATUS)));
 		PrRecordKey rk;
 
 		check_fixed(td, fixed, lengthof(fixed), "payment attempt record");
 		if (!has_privs_of_role(GetUserId(), pr_ext_owner()) &&
-			pr_store_record_key(DatumGetInt64(getcol_nn(td, tup, "record_seq")), false, &rk))
+			pr_store_record_key(DatumGetInt64(getcol_nn(td, tup, PR_ATT_RECORD_SEQ)), false, &rk))
 			check_mode(td, rk.livemode);
 		if (old_status != status)
 		{
@@ -533,8 +542,8 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 						 errmsg("a payment attempt cannot return to pending"),
 						 errtable(td->tg_relation)));
 		}
-		else if (col_changed(td, "guaranteed_at") || col_changed(td, "failed_at") ||
-				 col_changed(td, "canceled_at"))
+		else if (col_changed(td, PR_ATT_GUARANTEED_AT) || col_changed(td, PR_ATT_FAILED_AT) ||
+				 col_changed(td, PR_ATT_CANCELED_AT))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the outcome time of a %s payment attempt cannot be changed",
@@ -553,9 +562,9 @@ payment_records_attempt_check(PG_FUNCTION_ARGS)
 Datum
 payment_records_record_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "record_check");
-	static const char *const fixed[] = {
-		"id", "seq", "livemode", "created", "currency", "amount",
+	TriggerData *td = row_trigger(fcinfo, "record_check", PR_T_RECORD);
+	static const int fixed[] = {
+		PR_REC_ID, PR_REC_SEQ, PR_REC_LIVEMODE, PR_REC_CREATED, PR_REC_CURRENCY, PR_REC_AMOUNT,
 	};
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
@@ -566,17 +575,17 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		check_fixed(td, fixed, lengthof(fixed), "payment record");
-		check_mode(td, DatumGetBool(getcol_nn(td, td->tg_newtuple, "livemode")));
+		check_mode(td, DatumGetBool(getcol_nn(td, td->tg_newtuple, PR_REC_LIVEMODE)));
 	}
 	else
 	{
 		HeapTuple	tup = td->tg_trigtuple;
-		int64		amount = DatumGetInt64(getcol_nn(td, tup, "amount"));
-		char	   *currency = TextDatumGetCString(getcol_nn(td, tup, "currency"));
+		int64		amount = DatumGetInt64(getcol_nn(td, tup, PR_REC_AMOUNT));
+		char	   *currency = TextDatumGetCString(getcol_nn(td, tup, PR_REC_CURRENCY));
 
-		check_id(td, "id", TextDatumGetCString(getcol_nn(td, tup, "id")), "pr_");
-		check_created(td, tup);
-		check_mode(td, DatumGetBool(getcol_nn(td, tup, "livemode")));
+		check_id(td, tup, PR_REC_ID, "pr_");
+		check_created(td, tup, PR_REC_CREATED);
+		check_mode(td, DatumGetBool(getcol_nn(td, tup, PR_REC_LIVEMODE)));
 		if (pr_currency_exponent(currency) < 0)
 			row_error(td, ERRCODE_CHECK_VIOLATION,
 					  "payment record currency \"%s\" is not supported", currency);
@@ -595,35 +604,18 @@ payment_records_record_check(PG_FUNCTION_ARGS)
 Datum
 payment_records_record_attempt_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "record_attempt_check");
-	int64		seq = DatumGetInt64(getcol_nn(td, td->tg_trigtuple, "seq"));
+	TriggerData *td = row_trigger(fcinfo, "record_attempt_check", PR_T_RECORD);
+	int64		seq = DatumGetInt64(getcol_nn(td, td->tg_trigtuple, PR_REC_SEQ));
 	PrAttemptState first;
 
 	if (!pr_store_attempt_state(seq, 1, &first))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("payment record \"%s\" has no payment attempt",
-						TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, "id"))),
+						TextDatumGetCString(getcol_nn(td, td->tg_trigtuple, PR_REC_ID))),
 				 errdetail("A payment record must have its first attempt by the end of the transaction that creates it."),
 				 errtable(td->tg_relation)));
 	return PointerGetDatum(NULL);
-}
-
-/* The endpoints whose answers are stored under idempotency keys. */
-static bool
-is_endpoint(const char *e)
-{
-	static const char *const endpoints[] = {
-		"report_payment", "report_refund", "report_payment_attempt",
-		"report_payment_attempt_canceled", "report_payment_attempt_failed",
-		"report_payment_attempt_guaranteed", "report_payment_attempt_informational",
-	};
-	int			i;
-
-	for (i = 0; i < (int) lengthof(endpoints); i++)
-		if (strcmp(e, endpoints[i]) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -635,7 +627,7 @@ is_endpoint(const char *e)
 Datum
 payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "idempotency_key_check");
+	TriggerData *td = row_trigger(fcinfo, "idempotency_key_check", PR_T_IDEMPOTENCY_KEY);
 	HeapTuple	tup;
 	bytea	   *hash;
 	char	   *key;
@@ -648,7 +640,7 @@ payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 				 errtable(td->tg_relation)));
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
-		TimestampTz created = DatumGetTimestampTz(getcol_nn(td, td->tg_trigtuple, "created"));
+		TimestampTz created = DatumGetTimestampTz(getcol_nn(td, td->tg_trigtuple, PR_IK_CREATED));
 
 		if (created >= pr_idempotency_expiry())
 			ereport(ERROR,
@@ -660,18 +652,18 @@ payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 	tup = td->tg_trigtuple;
-	key = TextDatumGetCString(getcol_nn(td, tup, "key"));
+	key = TextDatumGetCString(getcol_nn(td, tup, PR_IK_KEY));
 	if (key[0] == '\0' || pg_mbstrlen(key) > PR_MAX_IDEMPOTENCY_KEY)
 		row_error(td, ERRCODE_CHECK_VIOLATION,
 				  "column \"key\" must be 1 to %d characters long", PR_MAX_IDEMPOTENCY_KEY);
-	if (!is_endpoint(TextDatumGetCString(getcol_nn(td, tup, "endpoint"))))
+	if (!pr_is_write_endpoint(TextDatumGetCString(getcol_nn(td, tup, PR_IK_ENDPOINT))))
 		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"endpoint\" must name a write function");
-	hash = DatumGetByteaPP(getcol_nn(td, tup, "request_hash"));
+	hash = DatumGetByteaPP(getcol_nn(td, tup, PR_IK_REQUEST_HASH));
 	if (VARSIZE_ANY_EXHDR(hash) != 32)
 		row_error(td, ERRCODE_CHECK_VIOLATION, "column \"request_hash\" must be 32 bytes");
-	check_created(td, tup);
-	check_object(td, tup, "response", false);
-	check_object(td, tup, "error", false);
+	check_created(td, tup, PR_IK_CREATED);
+	check_object(td, tup, PR_IK_RESPONSE, false);
+	check_object(td, tup, PR_IK_ERROR, false);
 	return PointerGetDatum(NULL);
 }
 
@@ -684,11 +676,11 @@ payment_records_idempotency_key_check(PG_FUNCTION_ARGS)
 Datum
 payment_records_idempotency_key_record_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "idempotency_key_record_check");
+	TriggerData *td = row_trigger(fcinfo, "idempotency_key_record_check", PR_T_IDEMPOTENCY_KEY);
 	HeapTuple	tup = td->tg_trigtuple;
 	bool		isnull;
-	Datum		d = getcol(td, tup, "response", &isnull);
-	bool		livemode = DatumGetBool(getcol_nn(td, tup, "livemode"));
+	Datum		d = getcol(td, tup, PR_IK_RESPONSE, &isnull);
+	bool		livemode = DatumGetBool(getcol_nn(td, tup, PR_IK_LIVEMODE));
 	Jsonb	   *response;
 	JsonbValue	k;
 	JsonbValue *id;
@@ -710,23 +702,6 @@ payment_records_idempotency_key_record_check(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* The event types the API emits. */
-static bool
-is_event_type(const char *t)
-{
-	static const char *const types[] = {
-		"payment_record.reported", "payment_record.updated", "payment_record.refunded",
-		"payment_attempt_record.reported", "payment_attempt_record.guaranteed",
-		"payment_attempt_record.failed", "payment_attempt_record.canceled",
-	};
-	int			i;
-
-	for (i = 0; i < (int) lengthof(types); i++)
-		if (strcmp(t, types[i]) == 0)
-			return true;
-	return false;
-}
-
 /*
  * event: written only by the extension's functions, append-only; the
  * type is one the API emits and the object is an object.
@@ -734,7 +709,7 @@ is_event_type(const char *t)
 Datum
 payment_records_event_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "event_check");
+	TriggerData *td = row_trigger(fcinfo, "event_check", PR_T_EVENT);
 	HeapTuple	tup;
 	char	   *type;
 
@@ -745,11 +720,11 @@ payment_records_event_check(PG_FUNCTION_ARGS)
 				 errmsg("events cannot be updated or deleted"),
 				 errtable(td->tg_relation)));
 	tup = td->tg_trigtuple;
-	type = TextDatumGetCString(getcol_nn(td, tup, "type"));
-	if (!is_event_type(type))
+	type = TextDatumGetCString(getcol_nn(td, tup, PR_EV_TYPE));
+	if (!pr_is_event_type(type))
 		row_error(td, ERRCODE_CHECK_VIOLATION, "invalid event type \"%s\"", type);
-	check_created(td, tup);
-	check_object(td, tup, "object", false);
+	check_created(td, tup, PR_EV_CREATED);
+	check_object(td, tup, PR_EV_OBJECT, false);
 	return PointerGetDatum(NULL);
 }
 
@@ -760,7 +735,7 @@ payment_records_event_check(PG_FUNCTION_ARGS)
 Datum
 payment_records_owner_only(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = row_trigger(fcinfo, "owner_only");
+	TriggerData *td = row_trigger(fcinfo, "owner_only", PR_T_COUNT);
 
 	require_owner(td);
 	return PointerGetDatum(NULL);
@@ -878,7 +853,7 @@ payment_records_guard_drop(PG_FUNCTION_ARGS)
 				 errdetail("Its functions refuse to run in a renamed schema, and another owner could plant objects in it.")));
 	if (pr_allow_drop || !drops_extension(ed->parsetree))
 		PG_RETURN_VOID();
-	spi_begin();
+	pr_spi_connect();
 	if (pr_store_has_records())
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -886,7 +861,7 @@ payment_records_guard_drop(PG_FUNCTION_ARGS)
 						PR_EXTENSION_NAME),
 				 errdetail("Dropping the extension would delete every payment record, attempt and refund."),
 				 errhint("A superuser who means it can SET LOCAL payment_records.allow_drop = on first, in the same transaction.")));
-	spi_end();
+	pr_spi_finish();
 	PG_RETURN_VOID();
 }
 
