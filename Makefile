@@ -11,9 +11,11 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src -DPAYMENT_RECORDS_VERSION='"$(EXTVERSION)"'
 
 DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+# the router of a sharded deployment, a second extension (PL/Proxy)
+DATA += sql/payment_records_router.control sql/payment_records_router--1.1.sql
 
 # pg_regress: sql/<name>.sql -> expected/<name>.out
-REGRESS = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
+REGRESS = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--% sql/payment_records_router--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --outputdir=output_regress
 
 # isolationtester: test/specs/<name>.spec -> test/expected/<name>.out

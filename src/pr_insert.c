@@ -35,6 +35,7 @@
 
 #include "pr_catalog.h"
 #include "pr_insert.h"
+#include "pr_shard.h"
 
 /* The directly written tables, their serial sequences, columns and types. */
 typedef struct PrColumn
@@ -83,12 +84,15 @@ struct PrInsertBatch
 	TupleTableSlot *slot[PR_T_COUNT];
 };
 
-/* nextval() of a table's serial column, with nextval's permission check. */
+/*
+ * nextval() of a table's serial column, with nextval's permission check,
+ * made the node's serial key (n * 4096 + shard on a sharded node).
+ */
 int64
 pr_next_serial(PrTable t)
 {
 	Assert(tables[t].serial != NULL);
-	return nextval_internal(pr_relid(tables[t].serial), true);
+	return pr_shard_serial(nextval_internal(pr_relid(tables[t].serial), true));
 }
 
 /* The table must have the columns this file writes, in this order. */

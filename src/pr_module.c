@@ -20,12 +20,14 @@
 
 #include "pr_catalog.h"
 #include "pr_module.h"
+#include "pr_shard.h"
 
 PG_MODULE_MAGIC;
 
 bool		pr_notify_events = false;
 int			pr_idempotency_retention = 24 * 60 * 60;
 bool		pr_allow_drop = false;
+static int	pr_shard = -1;
 
 void		_PG_init(void);
 
@@ -62,6 +64,17 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("payment_records.shard",
+							"This node's shard number in a sharded deployment, or -1.",
+							"Stamped into every new id and serial key (see pr_shard.c); set once per shard database by a superuser, never changed while the shard holds records.",
+							&pr_shard,
+							-1,
+							-1,
+							PR_SHARD_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("payment_records");
 
 	pr_catalog_init();
@@ -90,6 +103,13 @@ pr_role_livemode(Oid role)
 	Oid			live = get_role_oid(PR_LIVE_ROLE, true);
 
 	return OidIsValid(live) && is_member_of_role_nosuper(role, live);
+}
+
+/* payment_records.shard: this node's shard, -1 when not sharded. */
+int
+pr_shard_number(void)
+{
+	return pr_shard;
 }
 
 /*
