@@ -347,8 +347,10 @@ is($n_ids, $expect_records, 'the pages hold every record once');
 # --- reporting -----------------------------------------------------------
 my $totals = q{SELECT currency || ' ' || sum(payments) || ' ' || sum(gross_guaranteed) || ' ' || sum(refunded)
   FROM payment_records.daily_summary GROUP BY currency ORDER BY currency};
-$reporting->poll_query_until('postgres', q{SELECT count(*) FROM payment_records.refund} . " = " .
-	eval { my $s = 0; $s += $_ for split /\n/, on_all_shards('SELECT count(*) FROM payment_records.refund'); $s })
+my $n_refunds = 0;
+$n_refunds += $_ for split /\n/, on_all_shards('SELECT count(*) FROM payment_records.refund');
+$reporting->poll_query_until('postgres',
+	"SELECT count(*) = $n_refunds FROM payment_records.refund")
   or die 'refunds did not arrive';
 my %sum;
 for my $line (split /\n/, on_all_shards($totals))
