@@ -1123,4 +1123,9 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.router_record_cursor(text),
     @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
     TO payment_records_router;
+-- the list helpers read the caller's own mode, as list_payment_records does
+GRANT EXECUTE ON FUNCTION
+    @extschema@.router_record_cursor(text),
+    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
+    TO payment_records_reader, payment_records_writer;
 -- END sharded deployments

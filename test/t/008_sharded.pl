@@ -344,6 +344,14 @@ is($n_back, $expect_records - 1, 'backwards from the oldest: every other record 
 my $n_ids = () = $fwd =~ /pr_/g;
 is($n_ids, $expect_records, 'the pages hold every record once');
 
+# a reader lists and retrieves through the router, and writes nothing
+is($router->safe_psql('postgres', "SET ROLE app_reader;
+	SELECT payment_records.list_payment_records('{\"limit\": 1}') ->> 'object'"), 'list',
+	'a reader lists through the router');
+my ($rret, $rout, $rerr) = $router->psql('postgres',
+	"SET ROLE app_reader; SELECT payment_records.report_payment($pay)");
+like($rerr, qr/permission denied/, 'a reader cannot report a payment through the router');
+
 # --- reporting -----------------------------------------------------------
 my $totals = q{SELECT currency || ' ' || sum(payments) || ' ' || sum(gross_guaranteed) || ' ' || sum(refunded)
   FROM payment_records.daily_summary GROUP BY currency ORDER BY currency};
