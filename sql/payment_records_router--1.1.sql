@@ -100,6 +100,30 @@ CREATE FUNCTION payment_records_router.shard_of_key(key text) RETURNS integer
            END
 $$;
 
+-- settings of the router, set by its owner: claim_shards, the number of
+-- shards (0 .. claim_shards - 1) that hold reference claims; no row (or
+-- NULL) means every shard.  Set it to the shard count before adding a
+-- shard, so that every reference keeps being claimed where it was.
+CREATE TABLE payment_records_router.settings (
+    only_row        boolean NOT NULL DEFAULT true,
+    claim_shards    integer,
+    CONSTRAINT settings_pkey PRIMARY KEY (only_row),
+    CONSTRAINT settings_only_row_check CHECK (only_row),
+    CONSTRAINT settings_claim_shards_check CHECK (claim_shards > 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('payment_records_router.settings', '');
+
+-- claim_shard_of(reference): the shard that holds a reference's claim
+CREATE FUNCTION payment_records_router.claim_shard_of(reference text) RETURNS integer
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT abs(hashtextextended($1, 0)
+               % least(coalesce((SELECT s.claim_shards FROM payment_records_router.settings s),
+                                payment_records_router.shard_count()),
+                       payment_records_router.shard_count()))::integer
+$$;
+
 -- debug_step(k): a test-only hook between the steps of the reference
 -- protocol: payment_records_router.debug_fail_after_step = k makes the
 -- call fail there (as if the router died), debug_pause_after_step = k
@@ -358,7 +382,7 @@ CREATE FUNCTION payment_records_router.claim(reference text, record_id text,
 DECLARE
     c record;
 BEGIN
-    claim_shard := payment_records_router.shard_of_key(reference);
+    claim_shard := payment_records_router.claim_shard_of(reference);
     SELECT * INTO c FROM payment_records_router.p_claim_reference(claim_shard, reference, record_id);
     IF c.holder IS DISTINCT FROM record_id THEN
         RAISE EXCEPTION 'refund reference "%" has already been used', reference
@@ -537,6 +561,9 @@ $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA payment_records_router FROM PUBLIC;
+REVOKE ALL ON TABLE payment_records_router.settings FROM PUBLIC;
+GRANT SELECT ON TABLE payment_records_router.settings
+    TO payment_records_reader, payment_records_writer, payment_records_router;
 GRANT USAGE ON SCHEMA @extschema@, payment_records_router
     TO payment_records_reader, payment_records_writer, payment_records_router;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA payment_records_router

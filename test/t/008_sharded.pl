@@ -105,7 +105,7 @@ sub refund_params
 	  "custom": {"refund_reference": "$ref"}}, "amount": {"currency": "usd", "value": $amount}}');
 }
 sub shard_of { r("SELECT payment_records_router.shard_of_id('$_[0]')") }
-sub claim_shard_of { r("SELECT abs(hashtextextended('$_[0]', 0) % 3)") }
+sub claim_shard_of { r("SELECT payment_records_router.claim_shard_of('$_[0]')") }
 
 # --- routing -------------------------------------------------------------
 my @ids;
@@ -369,6 +369,31 @@ for my $line (split /\n/, on_all_shards($totals))
 is($reporting->safe_psql('postgres', $totals),
 	join("\n", map { join(' ', $_, @{ $sum{$_} }) } sort keys %sum),
 	'the reporting database\'s daily_summary is the sum of the shards\'');
+
+# --- adding a shard: new records only; claims stay where they are --------
+my $used_ref = (sort keys %ref_uses)[0];
+$router->safe_psql('postgres',
+	'INSERT INTO payment_records_router.settings (claim_shards) VALUES (3)');
+my $shard3 = new_node('shard3');
+run_setup($shard3, 'shard.sql', shard => 3);
+push @shards, $shard3;
+run_setup($reporting, 'subscribe.sql', shard => 3, conn => $shard3->connstr('postgres') =~ s/'//gr);
+$router->safe_psql('postgres', "ALTER SERVER payment_records_shards OPTIONS (ADD p3 '"
+	  . ($shard3->connstr('postgres') =~ s/'//gr) . "')");
+is(r('SELECT payment_records_router.shard_count()'), '4', 'a fourth shard added');
+my %spread;
+$spread{ shard_of(r("SELECT payment_records.report_payment($pay) ->> 'id'")) }++ for 1 .. 24;
+ok($spread{3}, 'new payments land on the new shard too');
+is(r("SELECT payment_records.retrieve_payment_record('$ids[0]') ->> 'id'"), $ids[0],
+	'records made before are found where they are');
+like(r_err("SELECT payment_records.report_refund('$by_shard[2][3]', ${\ refund_params($used_ref, 10)})"),
+	qr/already been used/, 'a reference used before the shard was added is still refused');
+my $new_rec = $shard3->safe_psql('postgres', 'SELECT id FROM payment_records.payment_record LIMIT 1');
+my $new_ref = 'after-growth';
+like(r("SELECT payment_records.report_refund('$new_rec', ${\ refund_params($new_ref, 10)}) ->> 'id'"),
+	qr/^pr_/, 'a refund on the new shard, with a new reference');
+like(r_err("SELECT payment_records.report_refund('$ids[0]', ${\ refund_params($new_ref, 10)})"),
+	qr/already been used/, 'whose reference is then refused on an old shard');
 
 # lag: a write through the router until it is visible on the reporting node
 my @lags;
