@@ -40,16 +40,19 @@ MODULE_big = payment_records
 #             pr_catalog.c        the extension's objects by OID; layout check
 #             pr_layout.c         the tables' columns, defined once
 #             pr_locks.c          transaction locks on idempotency keys
-#  base       pr_settings.c pr_mode.c pr_compat.h
+#  base       pr_shard.c          a sharded node's shard in its ids and serial keys
+#             pr_settings.c pr_mode.c pr_compat.h
 #                                 settings' variables, live/test mode,
 #                                 PostgreSQL version differences
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src -DPAYMENT_RECORDS_VERSION='"$(EXTVERSION)"'
 
 DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+# the router of a sharded deployment, a second extension (PL/Proxy)
+DATA += sql/payment_records_router.control sql/payment_records_router--1.1.sql
 
 # pg_regress: sql/<name>.sql -> expected/<name>.out
-REGRESS = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
+REGRESS = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--% sql/payment_records_router--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --outputdir=output_regress
 
 # isolationtester: test/specs/<name>.spec -> test/expected/<name>.out

@@ -847,3 +847,285 @@ GRANT EXECUTE ON FUNCTION @extschema@.authenticate_api_key(text) TO payment_reco
 GRANT EXECUTE ON FUNCTION @extschema@.http_request(text, text, text, text)
     TO payment_records_reader, payment_records_writer;
 -- END gateway keys
+
+--
+-- Sharded deployments (payment_records_router, README "Beyond one
+-- machine").  A refund reference must stay unique across every shard, so
+-- the router claims it, before the refund is written, on the shard its
+-- hash picks (reference_claim there), and the refund is written on the
+-- record's shard together with a row of reference_use naming the claim's
+-- token.  Releasing a claim first fences its token on the record's shard
+-- (reference_use with used = false): a refund still in flight under that
+-- token can then never commit, so a released reference is free for good.
+-- Only members of payment_records_router (the roles the router connects
+-- as) may call these functions; writers may not.
+--
+DO $router_role$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_router') THEN
+        CREATE ROLE payment_records_router NOLOGIN;
+    END IF;
+END
+$router_role$;
+
+-- on the claiming shard: which record a reference belongs to
+CREATE TABLE @extschema@.reference_claim (
+    livemode    boolean NOT NULL,
+    ref_key     bytea NOT NULL,             -- reference_key(reference)
+    reference   text COLLATE "C" NOT NULL,
+    record_id   text COLLATE "C" NOT NULL,
+    token       uuid NOT NULL,              -- this claim, for its uses and its fence
+    state       text COLLATE "C" NOT NULL,  -- claimed | confirmed
+    claimed_at  timestamptz NOT NULL,
+    CONSTRAINT reference_claim_pkey PRIMARY KEY (livemode, ref_key),
+    CONSTRAINT reference_claim_state_check CHECK (state IN ('claimed', 'confirmed'))
+);
+-- on the record's shard: a claim used by a refund (used) or fenced (not used)
+CREATE TABLE @extschema@.reference_use (
+    livemode    boolean NOT NULL,
+    ref_key     bytea NOT NULL,
+    token       uuid NOT NULL,
+    used        boolean NOT NULL,
+    record_id   text COLLATE "C" NOT NULL,
+    created     timestamptz NOT NULL,
+    CONSTRAINT reference_use_pkey PRIMARY KEY (livemode, ref_key, token)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.reference_claim', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.reference_use', '');
+
+-- claim_reference(reference, record_id) -> the claim that holds the
+-- reference in the caller's mode: a new one, or the one already there
+-- (for this record: its token, so a retry completes it; for another: the
+-- router refuses the refund)
+CREATE FUNCTION @extschema@.claim_reference(reference text, record_id text,
+    OUT token uuid, OUT state text, OUT holder text, OUT claimed_at timestamptz)
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $claim$
+DECLARE
+    mode boolean := @extschema@.caller_livemode();
+    k bytea := @extschema@.reference_key(reference);
+BEGIN
+    INSERT INTO @extschema@.reference_claim AS c
+        (livemode, ref_key, reference, record_id, token, state, claimed_at)
+    VALUES (mode, k, reference, record_id, pg_catalog.gen_random_uuid(), 'claimed',
+            pg_catalog.clock_timestamp())
+    ON CONFLICT ON CONSTRAINT reference_claim_pkey DO NOTHING;
+    SELECT c.token, c.state, c.record_id, c.claimed_at INTO token, state, holder, claimed_at
+    FROM @extschema@.reference_claim c
+    WHERE c.livemode = mode AND c.ref_key = k;
+END
+$claim$;
+
+-- confirm_reference(reference, record_id, token): the claim's refund
+-- exists; the claim is kept for good
+CREATE FUNCTION @extschema@.confirm_reference(reference text, record_id text, token uuid)
+    RETURNS boolean LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $confirm$
+    WITH u AS (
+        UPDATE @extschema@.reference_claim c SET state = 'confirmed'
+        WHERE c.livemode = @extschema@.caller_livemode()
+          AND c.ref_key = @extschema@.reference_key($1)
+          AND c.record_id = $2 AND c.token = $3
+        RETURNING 1)
+    SELECT count(*) > 0 FROM u
+$confirm$;
+
+-- drop_reference_claim(reference, record_id, token): remove a claim that
+-- is still only claimed; only after settle_reference_use fenced its token
+CREATE FUNCTION @extschema@.drop_reference_claim(reference text, record_id text, token uuid)
+    RETURNS boolean LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $drop$
+    WITH d AS (
+        DELETE FROM @extschema@.reference_claim c
+        WHERE c.livemode = @extschema@.caller_livemode()
+          AND c.ref_key = @extschema@.reference_key($1)
+          AND c.record_id = $2 AND c.token = $3 AND c.state = 'claimed'
+        RETURNING 1)
+    SELECT count(*) > 0 FROM d
+$drop$;
+
+-- pending_reference_claims(older_than): claims of the caller's mode still
+-- only claimed after older_than (for reconciliation)
+CREATE FUNCTION @extschema@.pending_reference_claims(older_than interval)
+    RETURNS TABLE (reference text, record_id text, token uuid, claimed_at timestamptz)
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $pending$
+    SELECT c.reference, c.record_id, c.token, c.claimed_at
+    FROM @extschema@.reference_claim c
+    WHERE c.livemode = @extschema@.caller_livemode() AND c.state = 'claimed'
+      AND c.claimed_at < pg_catalog.clock_timestamp() - $1
+    ORDER BY c.claimed_at
+$pending$;
+
+-- settle_reference_use(reference, record_id, token) on the record's
+-- shard: true if a refund was written under the token; otherwise fence
+-- the token (no refund can be written under it any more) and say false
+CREATE FUNCTION @extschema@.settle_reference_use(reference text, record_id text, token uuid)
+    RETURNS boolean LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $settle$
+DECLARE
+    mode boolean := @extschema@.caller_livemode();
+    k bytea := @extschema@.reference_key(reference);
+    was_used boolean;
+BEGIN
+    INSERT INTO @extschema@.reference_use (livemode, ref_key, token, used, record_id, created)
+    VALUES (mode, k, token, false, record_id, pg_catalog.clock_timestamp())
+    ON CONFLICT ON CONSTRAINT reference_use_pkey DO NOTHING;
+    SELECT u.used INTO was_used FROM @extschema@.reference_use u
+    WHERE u.livemode = mode AND u.ref_key = k AND u.token = settle_reference_use.token;
+    RETURN was_used;
+END
+$settle$;
+
+-- use_reference_claim(reference, record_id, token) on the record's shard,
+-- in the refund's transaction: record the use, or refuse if the token was
+-- fenced (the claim was released: a retry claims again)
+CREATE FUNCTION @extschema@.use_reference_claim(reference text, record_id text, token uuid)
+    RETURNS void LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $use$
+DECLARE
+    mode boolean := @extschema@.caller_livemode();
+    k bytea := @extschema@.reference_key(reference);
+    was_used boolean;
+BEGIN
+    INSERT INTO @extschema@.reference_use (livemode, ref_key, token, used, record_id, created)
+    VALUES (mode, k, token, true, record_id, pg_catalog.clock_timestamp())
+    ON CONFLICT ON CONSTRAINT reference_use_pkey DO NOTHING;
+    SELECT u.used INTO was_used FROM @extschema@.reference_use u
+    WHERE u.livemode = mode AND u.ref_key = k AND u.token = use_reference_claim.token
+      AND u.record_id = use_reference_claim.record_id;
+    IF was_used IS NOT TRUE THEN
+        RAISE EXCEPTION 'the claim of refund reference "%" was released', reference
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'Retry the refund: it claims the reference again.';
+    END IF;
+END
+$use$;
+
+-- report_refund_claimed(id, params, idempotency_key, token): report_refund
+-- under a claim, the claim's use in the same transaction
+CREATE FUNCTION @extschema@.report_refund_claimed(id text, params jsonb,
+    idempotency_key text, token uuid)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $refund$
+BEGIN
+    PERFORM @extschema@.use_reference_claim(
+        params #>> '{processor_details,custom,refund_reference}', id, token);
+    RETURN @extschema@.report_refund(id, params, idempotency_key);
+END
+$refund$;
+
+-- request_claimed(method, path, params, idempotency_key, token): request()
+-- of a refund under a claim; an answer other than 200 rolls the use back
+-- (and with it the stored error of the key: its retry runs again)
+CREATE FUNCTION @extschema@.request_claimed(method text, path text, params jsonb,
+    idempotency_key text, token uuid, OUT status integer, OUT body jsonb)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $request$
+DECLARE
+    id text := pg_catalog.split_part(path, '/', 4);
+BEGIN
+    BEGIN
+        PERFORM @extschema@.use_reference_claim(
+            params #>> '{processor_details,custom,refund_reference}', id, token);
+        SELECT r.status, r.body INTO status, body
+        FROM @extschema@.request(method, path, params, idempotency_key) r;
+        IF status <> 200 THEN
+            RAISE EXCEPTION USING ERRCODE = 'PRR01';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PRR01' THEN
+        NULL;       -- status and body are kept; the use is rolled back
+    END;
+END
+$request$;
+
+-- router_record_cursor(id) -> created and seq of a record of the caller's
+-- mode (nothing if unknown), for the router's list merge
+CREATE FUNCTION @extschema@.router_record_cursor(id text,
+    OUT created timestamptz, OUT seq bigint)
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $cursor$
+    SELECT r.created, r.seq FROM @extschema@.payment_record r
+    WHERE r.id = $1 AND r.livemode = @extschema@.caller_livemode()
+$cursor$;
+
+-- router_list_records(params, cur_created, cur_seq, ascending, lim): one
+-- shard's part of a page of list_payment_records (params already checked
+-- by a node's list_payment_records): up to lim records past the cursor,
+-- with their sort key, newest first (or oldest first when ascending)
+CREATE FUNCTION @extschema@.router_list_records(params jsonb, cur_created timestamptz,
+    cur_seq bigint, ascending boolean, lim integer)
+    RETURNS TABLE (created timestamptz, seq bigint, object jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $list$
+DECLARE
+    mode boolean := @extschema@.caller_livemode();
+    lo timestamptz := '-infinity';
+    hi timestamptz := 'infinity';
+BEGIN
+    IF params ? 'created_after' THEN
+        lo := pg_catalog.to_timestamp((params ->> 'created_after')::bigint + 1);
+    END IF;
+    IF params ? 'created_before' THEN
+        hi := pg_catalog.to_timestamp((params ->> 'created_before')::bigint);
+    END IF;
+    IF ascending THEN
+        RETURN QUERY
+        SELECT r.created, r.seq, @extschema@.retrieve_payment_record(r.id)
+        FROM @extschema@.payment_record r
+        WHERE r.livemode = mode AND r.created >= lo AND r.created < hi
+          AND (r.created, r.seq) > (cur_created, cur_seq)
+        ORDER BY r.livemode, r.created, r.seq LIMIT lim;
+    ELSE
+        RETURN QUERY
+        SELECT r.created, r.seq, @extschema@.retrieve_payment_record(r.id)
+        FROM @extschema@.payment_record r
+        WHERE r.livemode = mode AND r.created >= lo AND r.created < hi
+          AND (r.created, r.seq) < (coalesce(cur_created, 'infinity'),
+                                    coalesce(cur_seq, 9223372036854775807))
+        ORDER BY r.livemode DESC, r.created DESC, r.seq DESC LIMIT lim;
+    END IF;
+END
+$list$;
+
+REVOKE ALL ON TABLE @extschema@.reference_claim, @extschema@.reference_use FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    @extschema@.claim_reference(text, text),
+    @extschema@.confirm_reference(text, text, uuid),
+    @extschema@.drop_reference_claim(text, text, uuid),
+    @extschema@.pending_reference_claims(interval),
+    @extschema@.settle_reference_use(text, text, uuid),
+    @extschema@.use_reference_claim(text, text, uuid),
+    @extschema@.report_refund_claimed(text, jsonb, text, uuid),
+    @extschema@.request_claimed(text, text, jsonb, text, uuid),
+    @extschema@.router_record_cursor(text),
+    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
+    FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO payment_records_router;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.claim_reference(text, text),
+    @extschema@.confirm_reference(text, text, uuid),
+    @extschema@.drop_reference_claim(text, text, uuid),
+    @extschema@.pending_reference_claims(interval),
+    @extschema@.settle_reference_use(text, text, uuid),
+    @extschema@.report_refund_claimed(text, jsonb, text, uuid),
+    @extschema@.request_claimed(text, text, jsonb, text, uuid),
+    @extschema@.router_record_cursor(text),
+    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
+    TO payment_records_router;
+-- the list helpers read the caller's own mode, as list_payment_records does
+GRANT EXECUTE ON FUNCTION
+    @extschema@.router_record_cursor(text),
+    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
+    TO payment_records_reader, payment_records_writer;
+-- END sharded deployments

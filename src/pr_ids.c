@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "pr_ids.h"
+#include "pr_shard.h"
 
 #define PR_RANDOM_BUFSIZE 4096
 
@@ -95,4 +96,5 @@ pr_new_id(char *out, const char *prefix)
 		out[plen + i++] = base62[b % 62];
 	}
 	out[plen + i] = '\0';
+	pr_shard_stamp_id(out + plen);
 }

@@ -36,6 +36,7 @@
 
 #include "pr_catalog.h"
 #include "pr_insert.h"
+#include "pr_shard.h"
 
 struct PrInsertBatch
 {
@@ -44,11 +45,14 @@ struct PrInsertBatch
 	TupleTableSlot *slot[PR_T_DIRECT_COUNT];
 };
 
-/* nextval() of a table's serial column, with nextval's permission check. */
+/*
+ * nextval() of a table's serial column, with nextval's permission check,
+ * made the node's serial key (n * 4096 + shard on a sharded node).
+ */
 int64
 pr_next_serial(PrTable t)
 {
-	return nextval_internal(pr_serial_relid(t), true);
+	return pr_shard_serial(nextval_internal(pr_serial_relid(t), true));
 }
 
 /*

@@ -15,6 +15,7 @@
 
 #include "pr_catalog.h"
 #include "pr_settings.h"
+#include "pr_shard.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,6 +53,17 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("payment_records.shard",
+							"This node's shard number in a sharded deployment, or -1.",
+							"Stamped into every new id and serial key (see pr_shard.c); set once per shard database by a superuser, never changed while the shard holds records.",
+							&pr_shard,
+							-1,
+							-1,
+							PR_SHARD_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("payment_records");
 

@@ -19,6 +19,7 @@
 bool		pr_notify_events = false;
 int			pr_idempotency_retention = 24 * 60 * 60;
 bool		pr_allow_drop = false;
+int			pr_shard = -1;
 
 /*
  * Idempotency keys created before this have expired: now minus
@@ -29,4 +30,11 @@ TimestampTz
 pr_idempotency_expiry(void)
 {
 	return GetCurrentTimestamp() - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC;
+}
+
+/* payment_records.shard: this node's shard, -1 when not sharded. */
+int
+pr_shard_number(void)
+{
+	return pr_shard;
 }

@@ -97,7 +97,7 @@ host_mirror() {
 root_packages() {
     echo "postgresql-$1 postgresql-server-dev-$1 postgresql-common make gcc libc6-dev" \
          "libipc-run-perl perl build-essential dpkg-dev debhelper postgresql-server-dev-all" \
-         "libmicrohttpd-dev libpq-dev"
+         "libmicrohttpd-dev libpq-dev postgresql-$1-plproxy"
 }
 
 # root_apt ROOT MAJOR LOG: install root_packages into ROOT

@@ -127,6 +127,14 @@ SELECT payment_records.create_api_key('regress_dump_key', false, description => 
 SELECT payment_records.revoke_api_key(id)
 FROM payment_records.create_api_key('regress_dump_key', false, description => 'revoked');
 });
+# Reference claims of a sharded deployment (issue 15): a claim and a use
+# (as on a claiming shard and a record's shard), kept by the dump.
+$a->safe_psql(
+	'postgres', q{
+SET ROLE payment_records_router;
+SELECT token FROM payment_records.claim_reference('dump-ref', 'pr_dump') \gset
+SELECT payment_records.settle_reference_use('dump-ref', 'pr_dump', :'token');
+});
 
 my ($max_seq, $last_value) = split /\|/, $a->safe_psql('postgres',
 	'SELECT (SELECT max(seq) FROM payment_records.payment_record),'

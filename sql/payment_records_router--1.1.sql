@@ -1,0 +1,593 @@
+/* payment_records_router 1.1: the payment_records API on a router */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION payment_records_router CASCADE" to load this file. \quit
+
+--
+-- A router database offers the SQL API of a payment_records node: the same
+-- functions, names and signatures in schema payment_records.  Each call
+-- goes, through PL/Proxy, to the shard that holds its object:
+--
+--   * by id: the shard is in the id (characters 10 and 11 after the
+--     prefix, base62, stamped by the node's payment_records.shard);
+--   * report_payment with an idempotency key: the shard the key hashes
+--     to, so that a retry lands where the first try did and replays;
+--     without a key: a random shard;
+--   * list_payment_records: every shard, merged in the node's order
+--     (created, seq), newest first, with exact keyset pagination;
+--   * report_refund with a refund reference: the reference is claimed on
+--     the shard it hashes to before the refund is written (see
+--     payment_records.report_refund below and README "Beyond one machine").
+--
+-- The shards are the partitions of the SQL/MED server
+-- payment_records_shards, shard k being partition pk, with
+-- modular_mapping (any number of shards):
+--
+--   CREATE SERVER payment_records_shards FOREIGN DATA WRAPPER plproxy
+--       OPTIONS (modular_mapping '1', p0 'dbname=... host=...', p1 '...', p2 '...');
+--   CREATE USER MAPPING FOR PUBLIC SERVER payment_records_shards;
+--   GRANT USAGE ON FOREIGN SERVER payment_records_shards TO payment_records_reader,
+--       payment_records_writer;
+--
+-- PL/Proxy connects to a shard as the calling role (current_user), so the
+-- shards see, check and decide the mode of the caller itself: the same
+-- roles exist on every shard.  Nothing here is SECURITY DEFINER: the
+-- router holds no data and the shards enforce every right.
+--
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_reader') THEN
+        CREATE ROLE payment_records_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_writer') THEN
+        CREATE ROLE payment_records_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_router') THEN
+        CREATE ROLE payment_records_router NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-- the router's own helpers, not part of the API
+CREATE SCHEMA payment_records_router;
+
+-- shard_count(): the number of shards (partitions p0, p1, ... of the server)
+CREATE FUNCTION payment_records_router.shard_count() RETURNS integer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT count(*)::integer
+    FROM pg_catalog.pg_foreign_server s,
+         LATERAL pg_catalog.unnest(s.srvoptions) o
+    WHERE s.srvname = 'payment_records_shards' AND o ~ '^p[0-9]+='
+$$;
+
+-- shard_of_id(id): the shard stamped in a pr_ or par_ id; shard 0 for
+-- anything else (which then answers resource_missing as a node would)
+CREATE FUNCTION payment_records_router.shard_of_id(id text) RETURNS integer
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    digits constant text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    body text;
+    hi integer;
+    lo integer;
+BEGIN
+    id := replace(replace(id, '%5F', '_'), '%5f', '_');
+    body := substring(id FROM '^(?:pr|par)_([0-9A-Za-z]{24})$');
+    IF body IS NULL THEN
+        RETURN 0;
+    END IF;
+    hi := strpos(digits, substr(body, 10, 1) COLLATE "C") - 1;
+    lo := strpos(digits, substr(body, 11, 1) COLLATE "C") - 1;
+    IF hi * 62 + lo >= payment_records_router.shard_count() THEN
+        RETURN 0;
+    END IF;
+    RETURN hi * 62 + lo;
+END
+$$;
+
+-- shard_of_key(key): the shard a text (idempotency key, refund
+-- reference) hashes to; a random shard for NULL
+CREATE FUNCTION payment_records_router.shard_of_key(key text) RETURNS integer
+    LANGUAGE sql VOLATILE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN $1 IS NULL
+                THEN floor(random() * payment_records_router.shard_count())::integer
+                ELSE abs(hashtextextended($1, 0) % payment_records_router.shard_count())::integer
+           END
+$$;
+
+-- settings of the router, set by its owner: claim_shards, the number of
+-- shards (0 .. claim_shards - 1) that hold reference claims; no row (or
+-- NULL) means every shard.  Set it to the shard count before adding a
+-- shard, so that every reference keeps being claimed where it was.
+CREATE TABLE payment_records_router.settings (
+    only_row        boolean NOT NULL DEFAULT true,
+    claim_shards    integer,
+    CONSTRAINT settings_pkey PRIMARY KEY (only_row),
+    CONSTRAINT settings_only_row_check CHECK (only_row),
+    CONSTRAINT settings_claim_shards_check CHECK (claim_shards > 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('payment_records_router.settings', '');
+
+-- claim_shard_of(reference): the shard that holds a reference's claim
+CREATE FUNCTION payment_records_router.claim_shard_of(reference text) RETURNS integer
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT abs(hashtextextended($1, 0)
+               % least(coalesce((SELECT s.claim_shards FROM payment_records_router.settings s),
+                                payment_records_router.shard_count()),
+                       payment_records_router.shard_count()))::integer
+$$;
+
+-- debug_step(k): a test-only hook between the steps of the reference
+-- protocol: payment_records_router.debug_fail_after_step = k makes the
+-- call fail there (as if the router died), debug_pause_after_step = k
+-- sleeps debug_pause_seconds there (for a test to kill something).
+-- Either only ever stops the caller's own call.
+CREATE FUNCTION payment_records_router.debug_step(k integer) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('payment_records_router.debug_pause_after_step', true) = k::text THEN
+        PERFORM pg_sleep(coalesce(nullif(current_setting('payment_records_router.debug_pause_seconds', true), ''), '5')::float8);
+    END IF;
+    IF current_setting('payment_records_router.debug_fail_after_step', true) = k::text THEN
+        RAISE EXCEPTION 'payment_records_router: stopped after step % (debug_fail_after_step)', k
+            USING ERRCODE = 'PRR02';
+    END IF;
+END
+$$;
+
+--
+-- Proxy functions to one shard (first argument), for the router's own use
+--
+CREATE FUNCTION payment_records_router.p_claim_reference(shard integer, reference text,
+    record_id text, OUT token uuid, OUT state text, OUT holder text, OUT claimed_at timestamptz)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT * FROM payment_records.claim_reference(reference, record_id);
+$$;
+CREATE FUNCTION payment_records_router.p_confirm_reference(shard integer, reference text,
+    record_id text, token uuid) RETURNS boolean
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.confirm_reference(reference, record_id, token) AS p_confirm_reference;
+$$;
+CREATE FUNCTION payment_records_router.p_drop_reference_claim(shard integer, reference text,
+    record_id text, token uuid) RETURNS boolean
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.drop_reference_claim(reference, record_id, token) AS p_drop_reference_claim;
+$$;
+CREATE FUNCTION payment_records_router.p_pending_reference_claims(shard integer, older_than interval)
+    RETURNS TABLE (reference text, record_id text, token uuid, claimed_at timestamptz)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT * FROM payment_records.pending_reference_claims(older_than);
+$$;
+CREATE FUNCTION payment_records_router.p_settle_reference_use(shard integer, reference text,
+    record_id text, token uuid) RETURNS boolean
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.settle_reference_use(reference, record_id, token) AS p_settle_reference_use;
+$$;
+CREATE FUNCTION payment_records_router.p_report_refund_claimed(shard integer, id text,
+    params jsonb, idempotency_key text, token uuid) RETURNS jsonb
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.report_refund_claimed(id, params, idempotency_key, token) AS p_report_refund_claimed;
+$$;
+CREATE FUNCTION payment_records_router.p_request_claimed(shard integer, method text, path text,
+    params jsonb, idempotency_key text, token uuid, OUT status integer, OUT body jsonb)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT * FROM payment_records.request_claimed(method, path, params, idempotency_key, token);
+$$;
+CREATE FUNCTION payment_records_router.p_report_refund(shard integer, id text,
+    params jsonb, idempotency_key text) RETURNS jsonb
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.report_refund(id, params, idempotency_key) AS p_report_refund;
+$$;
+CREATE FUNCTION payment_records_router.p_request(shard integer, method text, path text,
+    params jsonb, idempotency_key text, OUT status integer, OUT body jsonb)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT * FROM payment_records.request(method, path, params, idempotency_key);
+$$;
+CREATE FUNCTION payment_records_router.p_list_payment_records(shard integer, params jsonb)
+    RETURNS jsonb
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.list_payment_records(params) AS p_list_payment_records;
+$$;
+CREATE FUNCTION payment_records_router.p_router_record_cursor(shard integer, id text,
+    OUT created timestamptz, OUT seq bigint)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT * FROM payment_records.router_record_cursor(id);
+$$;
+-- every shard at once (PL/Proxy runs RUN ON ALL in parallel)
+CREATE FUNCTION payment_records_router.p_router_list_records(params jsonb,
+    cur_created timestamptz, cur_seq bigint, ascending boolean, lim integer)
+    RETURNS TABLE (created timestamptz, seq bigint, object jsonb)
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON ALL;
+    SELECT * FROM payment_records.router_list_records(params, cur_created, cur_seq, ascending, lim);
+$$;
+CREATE FUNCTION payment_records_router.p_purge_idempotency_keys(batch_size integer)
+    RETURNS SETOF bigint
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON ALL;
+    SELECT payment_records.purge_idempotency_keys(batch_size) AS p_purge_idempotency_keys;
+$$;
+
+--
+-- The API: the node's functions, names and signatures
+--
+CREATE FUNCTION @extschema@.report_payment(params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards';
+    RUN ON payment_records_router.shard_of_key(idempotency_key);
+$$;
+CREATE FUNCTION @extschema@.retrieve_payment_record(id text)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.report_payment_attempt(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.report_payment_attempt_canceled(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.report_payment_attempt_failed(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.report_payment_attempt_guaranteed(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.report_payment_attempt_informational(id text, params jsonb DEFAULT '{}', idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.retrieve_payment_attempt_record(id text)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+$$;
+CREATE FUNCTION @extschema@.list_payment_attempt_records(params jsonb)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards';
+    RUN ON payment_records_router.shard_of_id(params ->> 'payment_record');
+$$;
+CREATE FUNCTION @extschema@.form_to_jsonb(body text)
+    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON 0;
+$$;
+CREATE FUNCTION @extschema@.to_major(amount bigint, currency text)
+    RETURNS numeric LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON 0;
+$$;
+CREATE FUNCTION @extschema@.caller_livemode()
+    RETURNS boolean LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON 0;
+$$;
+CREATE FUNCTION @extschema@.reference_key(reference text)
+    RETURNS bytea LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
+    CLUSTER 'payment_records_shards'; RUN ON 0;
+$$;
+
+-- purge_idempotency_keys(batch_size): every shard's purge, summed
+CREATE FUNCTION @extschema@.purge_idempotency_keys(batch_size integer DEFAULT 1000)
+    RETURNS bigint LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT coalesce(sum(n), 0)::bigint
+    FROM payment_records_router.p_purge_idempotency_keys($1) n
+$$;
+
+-- list_payment_records(params): every shard's part of the page, merged
+-- in the node's order (created, seq), newest first.  The params are
+-- checked by one node's own list_payment_records (the same errors); an
+-- unknown cursor gets the error of the shard its id names.
+CREATE FUNCTION @extschema@.list_payment_records(params jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    after_id text;
+    before_id text;
+    cur text;
+    cur_created timestamptz;
+    cur_seq bigint;
+    ascending boolean;
+    lim integer;
+    data jsonb;
+    n integer;
+BEGIN
+    IF jsonb_typeof(params) IS DISTINCT FROM 'object'
+       OR (params ? 'starting_after' AND params ? 'ending_before')
+       OR (params ? 'starting_after' AND jsonb_typeof(params -> 'starting_after') <> 'string')
+       OR (params ? 'ending_before' AND jsonb_typeof(params -> 'ending_before') <> 'string')
+    THEN
+        RETURN payment_records_router.p_list_payment_records(0, params);
+    END IF;
+    PERFORM payment_records_router.p_list_payment_records(0, params - 'starting_after' - 'ending_before');
+    after_id := params ->> 'starting_after';
+    before_id := params ->> 'ending_before';
+    cur := coalesce(after_id, before_id);
+    ascending := before_id IS NOT NULL;
+    lim := coalesce((params ->> 'limit')::integer, 10);
+    IF cur IS NOT NULL THEN
+        SELECT c.created, c.seq INTO cur_created, cur_seq
+        FROM payment_records_router.p_router_record_cursor(payment_records_router.shard_of_id(cur), cur) c;
+        IF cur_seq IS NULL THEN
+            -- the node's own resource_missing for the cursor
+            RETURN payment_records_router.p_list_payment_records(payment_records_router.shard_of_id(cur), params);
+        END IF;
+    END IF;
+    WITH candidates AS (
+        SELECT r.created, r.seq, r.object
+        FROM payment_records_router.p_router_list_records(params, cur_created, cur_seq,
+                                                         ascending, lim + 1) r),
+    page AS (
+        SELECT c.created, c.seq, c.object FROM candidates c
+        ORDER BY CASE WHEN ascending THEN c.created END ASC,
+                 CASE WHEN ascending THEN c.seq END ASC,
+                 c.created DESC, c.seq DESC
+        LIMIT lim)
+    SELECT (SELECT count(*) FROM candidates),
+           (SELECT coalesce(jsonb_agg(p.object ORDER BY p.created DESC, p.seq DESC), '[]') FROM page p)
+    INTO n, data;
+    RETURN jsonb_build_object('object', 'list', 'data', data, 'has_more', n > lim,
+                              'url', '/v1/payment_records');
+END
+$$;
+
+-- settle_claim(claim_shard, reference, record_id, token): ask the record's
+-- shard whether a refund was written under the claim (else it fences the
+-- token there, so none can be); confirm the claim, or drop it
+CREATE FUNCTION payment_records_router.settle_claim(claim_shard integer, reference text,
+    record_id text, token uuid) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF payment_records_router.p_settle_reference_use(
+           payment_records_router.shard_of_id(record_id), reference, record_id, token) THEN
+        PERFORM payment_records_router.p_confirm_reference(claim_shard, reference, record_id, token);
+        RETURN 'confirmed';
+    END IF;
+    PERFORM payment_records_router.p_drop_reference_claim(claim_shard, reference, record_id, token);
+    RETURN 'released';
+END
+$$;
+
+-- claim(reference, record_id) -> the claim's shard and token, or the
+-- node's "already used" error when another record holds the reference
+CREATE FUNCTION payment_records_router.claim(reference text, record_id text,
+    OUT claim_shard integer, OUT token uuid)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c record;
+BEGIN
+    claim_shard := payment_records_router.claim_shard_of(reference);
+    SELECT * INTO c FROM payment_records_router.p_claim_reference(claim_shard, reference, record_id);
+    IF c.holder IS DISTINCT FROM record_id THEN
+        RAISE EXCEPTION 'refund reference "%" has already been used', reference
+            USING ERRCODE = 'unique_violation', DETAIL = 'resource_already_exists',
+                  COLUMN = 'processor_details[custom][refund_reference]';
+    END IF;
+    token := c.token;
+END
+$$;
+
+-- report_refund(id, params, idempotency_key): without a reference, the
+-- record's shard's report_refund.  With one, the reference protocol:
+--   1. claim the reference on the shard it hashes to (a claim already
+--      held for this record is reused: a retry completes it; one held
+--      for another record refuses the refund as "already used");
+--   2. write the refund on the record's shard together with the claim's
+--      use (report_refund_claimed); refused there (or unreachable):
+--      settle the claim (confirm it if the refund exists after all,
+--      else fence and drop it) and raise the shard's error;
+--   3. confirm the claim (if that fails, the refund stands and is
+--      answered; reconcile_reference_claims confirms it later).
+CREATE FUNCTION @extschema@.report_refund(id text, params jsonb, idempotency_key text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref text := params #>> '{processor_details,custom,refund_reference}';
+    record_shard integer := payment_records_router.shard_of_id(id);
+    cl record;
+    answer jsonb;
+BEGIN
+    IF ref IS NULL OR jsonb_typeof(params #> '{processor_details,custom,refund_reference}') <> 'string' THEN
+        RETURN payment_records_router.p_report_refund(record_shard, id, params, idempotency_key);
+    END IF;
+    SELECT * INTO cl FROM payment_records_router.claim(ref, id);
+    PERFORM payment_records_router.debug_step(1);
+    BEGIN
+        answer := payment_records_router.p_report_refund_claimed(record_shard, id, params,
+                                                                 idempotency_key, cl.token);
+    EXCEPTION WHEN OTHERS THEN
+        BEGIN
+            PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, id, cl.token);
+        EXCEPTION WHEN OTHERS THEN
+            NULL;   -- left claimed: a retry or the reconciliation settles it
+        END;
+        RAISE;
+    END;
+    PERFORM payment_records_router.debug_step(2);
+    BEGIN
+        PERFORM payment_records_router.p_confirm_reference(cl.claim_shard, ref, id, cl.token);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'refund reference "%" stays claimed until reconciled: %', ref, SQLERRM;
+    END;
+    RETURN answer;
+END
+$$;
+
+-- request(method, path, params, idempotency_key): a node's request(),
+-- routed as the functions above are; a list of payment records is
+-- merged by list_payment_records, whose errors come back as the body
+-- a node gives for the same request
+CREATE FUNCTION @extschema@.request(method text, path text, params jsonb DEFAULT '{}',
+    idempotency_key text DEFAULT NULL, OUT status integer, OUT body jsonb)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p text := split_part(path, '?', 1);
+    q text := substr(path, length(p) + 2);
+    seg text[] := string_to_array(trim(BOTH '/' FROM p), '/');
+    m text := upper(method);
+    all_params jsonb;
+    target integer := 0;
+    ref text;
+    cl record;
+BEGIN
+    IF seg[1] = 'v1' AND seg[2] IN ('payment_records', 'payment_attempt_records') THEN
+        IF m = 'POST' AND seg[2] = 'payment_records' AND seg[3] = 'report_payment'
+           AND cardinality(seg) = 3 THEN
+            target := payment_records_router.shard_of_key(idempotency_key);
+        ELSIF cardinality(seg) >= 3 THEN
+            target := payment_records_router.shard_of_id(seg[3]);
+        ELSE
+            all_params := coalesce(params, '{}');
+            IF q <> '' THEN
+                all_params := all_params || @extschema@.form_to_jsonb(q);
+            END IF;
+            IF seg[2] = 'payment_attempt_records' THEN
+                target := payment_records_router.shard_of_id(all_params ->> 'payment_record');
+            ELSIF m = 'GET' THEN
+                BEGIN
+                    body := @extschema@.list_payment_records(all_params);
+                    status := 200;
+                    RETURN;
+                EXCEPTION WHEN OTHERS THEN
+                    target := payment_records_router.shard_of_id(
+                        coalesce(all_params ->> 'starting_after', all_params ->> 'ending_before'));
+                END;
+            END IF;
+        END IF;
+    END IF;
+    ref := params #>> '{processor_details,custom,refund_reference}';
+    IF m = 'POST' AND seg[2] = 'payment_records' AND seg[4] = 'report_refund'
+       AND cardinality(seg) = 4 AND jsonb_typeof(params #> '{processor_details,custom,refund_reference}') = 'string' THEN
+        BEGIN
+            SELECT * INTO cl FROM payment_records_router.claim(ref, seg[3]);
+        EXCEPTION WHEN unique_violation THEN
+            -- the body a node gives for a reference already used
+            status := 400;
+            body := jsonb_build_object('error', jsonb_build_object(
+                'code', 'resource_already_exists',
+                'doc_url', 'https://stripe.com/docs/error-codes/resource_already_exists',
+                'message', format('refund reference "%s" has already been used', ref),
+                'param', 'processor_details[custom][refund_reference]',
+                'type', 'invalid_request_error'));
+            RETURN;
+        END;
+        PERFORM payment_records_router.debug_step(1);
+        BEGIN
+            SELECT r.status, r.body INTO status, body
+            FROM payment_records_router.p_request_claimed(target, method, path, params,
+                                                          idempotency_key, cl.token) r;
+        EXCEPTION WHEN OTHERS THEN
+            BEGIN
+                PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, seg[3], cl.token);
+            EXCEPTION WHEN OTHERS THEN
+                NULL;
+            END;
+            RAISE;
+        END;
+        PERFORM payment_records_router.debug_step(2);
+        BEGIN
+            IF status = 200 THEN
+                PERFORM payment_records_router.p_confirm_reference(cl.claim_shard, ref, seg[3], cl.token);
+            ELSE
+                PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, seg[3], cl.token);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'refund reference "%" stays claimed until reconciled: %', ref, SQLERRM;
+        END;
+        RETURN;
+    END IF;
+    SELECT r.status, r.body INTO status, body
+    FROM payment_records_router.p_request(target, method, path, params, idempotency_key) r;
+END
+$$;
+
+-- reconcile_reference_claims(older_than): settle every claim of the
+-- caller's mode still only claimed after older_than, on every shard:
+-- confirmed if its refund exists on the record's shard, else fenced
+-- there and dropped.  Safe at any time (a refund still in flight under a
+-- fenced claim is refused, and its retry claims again).
+CREATE FUNCTION @extschema@.reconcile_reference_claims(older_than interval DEFAULT '1 minute')
+    RETURNS TABLE (reference text, record_id text, outcome text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s integer;
+    c record;
+BEGIN
+    FOR s IN 0 .. payment_records_router.shard_count() - 1 LOOP
+        FOR c IN SELECT * FROM payment_records_router.p_pending_reference_claims(s, older_than) LOOP
+            reference := c.reference;
+            record_id := c.record_id;
+            BEGIN
+                outcome := payment_records_router.settle_claim(s, c.reference, c.record_id, c.token);
+            EXCEPTION WHEN OTHERS THEN
+                outcome := 'unreachable: ' || SQLERRM;
+            END;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA payment_records_router FROM PUBLIC;
+REVOKE ALL ON TABLE payment_records_router.settings FROM PUBLIC;
+GRANT SELECT ON TABLE payment_records_router.settings
+    TO payment_records_reader, payment_records_writer, payment_records_router;
+GRANT USAGE ON SCHEMA @extschema@, payment_records_router
+    TO payment_records_reader, payment_records_writer, payment_records_router;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA payment_records_router
+    TO payment_records_reader, payment_records_writer, payment_records_router;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.retrieve_payment_record(text),
+    @extschema@.retrieve_payment_attempt_record(text),
+    @extschema@.list_payment_records(jsonb),
+    @extschema@.list_payment_attempt_records(jsonb),
+    @extschema@.form_to_jsonb(text),
+    @extschema@.to_major(bigint, text),
+    @extschema@.caller_livemode(),
+    @extschema@.reference_key(text),
+    @extschema@.request(text, text, jsonb, text)
+    TO payment_records_reader, payment_records_writer;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.report_payment(jsonb, text),
+    @extschema@.report_refund(text, jsonb, text),
+    @extschema@.report_payment_attempt(text, jsonb, text),
+    @extschema@.report_payment_attempt_canceled(text, jsonb, text),
+    @extschema@.report_payment_attempt_failed(text, jsonb, text),
+    @extschema@.report_payment_attempt_guaranteed(text, jsonb, text),
+    @extschema@.report_payment_attempt_informational(text, jsonb, text),
+    @extschema@.purge_idempotency_keys(integer)
+    TO payment_records_writer;
+GRANT EXECUTE ON FUNCTION @extschema@.reconcile_reference_claims(interval)
+    TO payment_records_router;

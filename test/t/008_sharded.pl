@@ -1,0 +1,415 @@
+# test/t/008_sharded.pl: a sharded deployment on one machine (issue 15): a
+# router (payment_records_router, PL/Proxy), three shards and a reporting
+# database, as separate clusters, set up with the same SQL as
+# test/sharded/start.sh (test/sharded/*.sql).
+#
+#   - routing: ids carry their shard, payments spread over every shard, an
+#     idempotency key replays through the router;
+#   - concurrent clients through the router (pgbench): refunds racing on
+#     records of every shard with a small pool of references, so that the
+#     same reference is raced on records of different shards; then every
+#     record's refunds stay within its guaranteed amount, every reference
+#     is used once across all shards, every acknowledged refund is there;
+#   - the reference protocol stopped after each step (a test-only router
+#     setting), with the router, the claiming shard or the record's shard
+#     killed (stop 'immediate') while a call waits between two steps: no
+#     reference used twice, nothing acknowledged lost, a retry completes,
+#     reconcile_reference_claims() settles what is left, and a call that
+#     resumes after its claim was released is refused;
+#   - lists through the router against the reporting database (one node
+#     holding every shard's rows), page by page in both directions;
+#   - the reporting database converges to the shards' totals; its lag.
+#
+# PR_SHARDED_CLIENTS and PR_SHARDED_TX size the pgbench run (default 6
+# clients x 60 calls); larger values make the long version.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PaymentRecordsTest;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $clients = env_int('PR_SHARDED_CLIENTS', 6);
+my $txs     = env_int('PR_SHARDED_TX',      60);
+my $setup   = "$FindBin::RealBin/../sharded";
+my $small   = "shared_buffers = 16MB\nmax_connections = 30\nlog_statement = none\n";
+
+# a small cluster of the deployment
+sub new_node
+{
+	my ($name, $conf) = @_;
+	my $n = PostgreSQL::Test::Cluster->new($name);
+	$n->init(allows_streaming => 'logical');
+	$n->append_conf('postgresql.conf', $small . ($conf // ''));
+	$n->start;
+	return $n;
+}
+
+# psql -f one of test/sharded/*.sql with variables, as the superuser
+sub run_setup
+{
+	my ($node, $file, %vars) = @_;
+	my @v = map { ('-v', "$_=$vars{$_}") } sort keys %vars;
+	my ($out, $err);
+	my $ok = IPC::Run::run(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', @v, '-d', $node->connstr('postgres'),
+		  '-f', "$setup/$file" ],
+		'>', \$out, '2>', \$err);
+	die "$file on " . $node->name . " failed: $err" unless $ok;
+}
+
+my @shards = map { new_node("shard$_") } 0 .. 2;
+run_setup($shards[$_], 'shard.sql', shard => $_) for 0 .. 2;
+my $router = new_node('router');
+my $partitions = join(', ',
+	map { "p$_ '" . $shards[$_]->connstr('postgres') =~ s/'//gr . "'" } 0 .. 2);
+run_setup($router, 'router.sql', partitions => $partitions);
+my $reporting = new_node('reporting');
+run_setup($reporting, 'reporting.sql');
+run_setup($reporting, 'subscribe.sql', shard => $_,
+	conn => $shards[$_]->connstr('postgres') =~ s/'//gr)
+  for 0 .. 2;
+
+# SQL through the router as the test-mode application role
+sub r
+{
+	my ($sql, %o) = @_;
+	return $router->safe_psql('postgres', "SET ROLE app;\n$sql", %o);
+}
+# the same, expecting an error: returns stderr
+sub r_err
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $router->psql('postgres', "SET ROLE app;\n$sql");
+	return $ret == 0 ? '' : $err;
+}
+sub on_all_shards
+{
+	my ($sql) = @_;
+	return join("\n", grep { $_ ne '' } map { $_->safe_psql('postgres', $sql) } @shards);
+}
+
+my $pay = q('{"amount_requested": {"currency": "usd", "value": 1000}, "initiated_at": 1730253453,
+  "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed",
+  "guaranteed": {"guaranteed_at": 1730253460}}');
+sub refund_params
+{
+	my ($ref, $amount) = @_;
+	return qq('{"outcome": "refunded", "processor_details": {"type": "custom",
+	  "custom": {"refund_reference": "$ref"}}, "amount": {"currency": "usd", "value": $amount}}');
+}
+sub shard_of { r("SELECT payment_records_router.shard_of_id('$_[0]')") }
+sub claim_shard_of { r("SELECT payment_records_router.claim_shard_of('$_[0]')") }
+
+# --- routing -------------------------------------------------------------
+my @ids;
+for my $i (1 .. 24)
+{
+	push @ids, r("SELECT payment_records.report_payment($pay) ->> 'id'");
+}
+my %per_shard;
+$per_shard{ shard_of($_) }++ for @ids;
+is(scalar(keys %per_shard), 3, 'payments without a key spread over the three shards');
+for my $k (0 .. 2)
+{
+	my $n = $shards[$k]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.payment_record
+		 WHERE substr(id, 13, 2) = '0$k' AND seq % 4096 = $k");
+	is($n, $per_shard{$k}, "shard $k holds exactly the ids and serials stamped with its number");
+}
+my $k1 = r("SELECT payment_records.report_payment($pay, 'order-1') ->> 'id'");
+is(r("SELECT payment_records.report_payment($pay, 'order-1') ->> 'id'"), $k1,
+	'a retry with the same idempotency key replays through the router');
+like(r_err("SELECT payment_records.report_payment(jsonb_set($pay, '{amount_requested,value}', '999'), 'order-1')"),
+	qr/idempotency key was already used/, 'and the key keeps its parameters');
+
+# records by shard, for the races
+my @by_shard = map { my $k = $_; [ grep { shard_of($_) == $k } @ids ] } 0 .. 2;
+
+# --- concurrent clients ------------------------------------------------------
+$router->safe_psql('postgres', q{
+CREATE TABLE public.target (n int PRIMARY KEY, id text NOT NULL);
+CREATE TABLE public.ack (n int, ref text, amount int, at timestamptz DEFAULT clock_timestamp());
+GRANT SELECT ON public.target TO app;
+GRANT INSERT ON public.ack TO app;
+-- one refund through the router; an acknowledged one is remembered
+CREATE FUNCTION public.try_refund(n int, ref int, amount int) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    rid text := (SELECT t.id FROM public.target t WHERE t.n = try_refund.n);
+BEGIN
+    PERFORM payment_records.report_refund(rid, jsonb_build_object(
+        'outcome', 'refunded',
+        'processor_details', jsonb_build_object('type', 'custom',
+            'custom', jsonb_build_object('refund_reference', 'race-' || ref)),
+        'amount', jsonb_build_object('currency', 'usd', 'value', amount)));
+    INSERT INTO public.ack VALUES (n, 'race-' || ref, amount);
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+GRANT EXECUTE ON FUNCTION public.try_refund(int, int, int) TO app;
+});
+# six records, two per shard
+my @targets = map { @{$_}[0 .. 1] } @by_shard;
+$router->safe_psql('postgres',
+	join("\n", map { "INSERT INTO public.target VALUES ($_, '$targets[$_ - 1]');" } 1 .. 6));
+my $script = PostgreSQL::Test::Utils::tempdir() . '/race.sql';
+PostgreSQL::Test::Utils::append_to_file($script, <<'SQL');
+\set n random(1, 6)
+\set ref random(1, 40)
+\set amount random(50, 300)
+SELECT public.try_refund(:n, :ref, :amount);
+SQL
+my ($pout, $perr);
+IPC::Run::run(
+	[ 'pgbench', '-n', '-c', $clients, '-j', 2, '-t', $txs, '-f', $script,
+	  '-U', 'app', '-h', $router->host, '-p', $router->port, 'postgres' ],
+	'>', \$pout, '2>', \$perr) or die "pgbench failed: $perr";
+note "pgbench through the router: " . ($pout =~ /(tps = [0-9.]+)/ ? $1 : '?');
+
+my $refunds = on_all_shards(q{
+SELECT r.id || ' ' || f.refund_reference || ' ' || f.amount
+FROM payment_records.refund f JOIN payment_records.payment_record r ON r.seq = f.record_seq});
+my (%ref_uses, %present);
+for (split /\n/, $refunds)
+{
+	my ($id, $ref, $amount) = split / /;
+	$ref_uses{$ref}++;
+	$present{"$id $ref $amount"} = 1;
+}
+is(scalar(grep { $ref_uses{$_} > 1 } keys %ref_uses), 0,
+	'every reference used once across all shards under races (' . scalar(keys %ref_uses) . ' used)');
+my @acks = split /\n/, $router->safe_psql('postgres',
+	'SELECT t.id || \' \' || a.ref || \' \' || a.amount FROM public.ack a JOIN public.target t USING (n)');
+ok(@acks > 0, scalar(@acks) . ' refunds acknowledged');
+is(scalar(grep { !$present{$_} } @acks), 0, 'every acknowledged refund is on its record\'s shard');
+is(on_all_shards(q{
+SELECT count(*) FROM payment_records.payment_record r
+WHERE (SELECT coalesce(max(refunded_total), 0) FROM payment_records.refund f WHERE f.record_seq = r.seq)
+      > r.amount OR (SELECT coalesce(sum(amount), 0) FROM payment_records.refund f WHERE f.record_seq = r.seq)
+      > r.amount}), "0\n0\n0", 'no record refunded beyond its guaranteed amount');
+
+# --- the reference protocol, stopped between its steps -------------------
+# a reference whose claiming shard is not the record's shard (nor, with
+# $other, another given shard)
+my $refno = 0;
+sub pick_ref
+{
+	my ($record_shard, $avoid) = @_;
+	while (1)
+	{
+		my $ref = 'fault-' . $refno++;
+		my $c = claim_shard_of($ref);
+		return $ref if $c != $record_shard && (!defined $avoid || $c != $avoid);
+	}
+}
+my ($A, $B) = ($by_shard[0][2], $by_shard[1][2]);     # records on shards 0 and 1
+
+# stopped after step 1 (claimed): the claim holds the reference for A; a
+# retry completes it
+my $ref = pick_ref(0, 1);
+like(r_err("SET payment_records_router.debug_fail_after_step = 1;
+	SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)})"),
+	qr/stopped after step 1/, 'step 1: the router stops after the claim');
+like(r_err("SELECT payment_records.report_refund('$B', ${\ refund_params($ref, 10)})"),
+	qr/already been used/, 'step 1: the claimed reference is refused on a record of another shard');
+like(r("SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)}) ->> 'id'"),
+	qr/^pr_/, 'step 1: a retry of the same refund completes the claim');
+
+# stopped after step 2 (refund written, claim not confirmed), with a key:
+# the retry replays the same answer
+$ref = pick_ref(0, 1);
+like(r_err("SET payment_records_router.debug_fail_after_step = 2;
+	SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)}, 'refund-key-2')"),
+	qr/stopped after step 2/, 'step 2: the router stops after the refund');
+my $first = $shards[0]->safe_psql('postgres',
+	"SELECT response FROM payment_records.idempotency_key WHERE key = 'refund-key-2'");
+is(r("SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)}, 'refund-key-2')"),
+	$first, 'step 2: the retry with the key gives the first answer');
+is(on_all_shards("SELECT count(*) FROM payment_records.refund WHERE refund_reference = '$ref'"),
+	"1\n0\n0", 'step 2: one refund');
+
+# stopped after step 1, then reconciled: released, fenced; the reference
+# is then free for another record, and the first call, resumed late, is refused
+$ref = pick_ref(0, 1);
+my ($out, $err) = ('', '');
+my $late = IPC::Run::start(
+	[ 'psql', '-X', '-d', $router->connstr('postgres'), '-c',
+	  "SET ROLE app; SET payment_records_router.debug_pause_after_step = 1;
+	   SET payment_records_router.debug_pause_seconds = 4;
+	   SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)}) ->> 'id'" ],
+	'>', \$out, '2>', \$err);
+sleep 1.5;
+like(r("SELECT outcome FROM payment_records.reconcile_reference_claims('0') WHERE reference = '$ref'"),
+	qr/^released$/, 'reconcile releases a claim whose refund does not exist (and fences it)');
+like(r("SELECT payment_records.report_refund('$B', ${\ refund_params($ref, 10)}) ->> 'id'"),
+	qr/^pr_/, 'the released reference is used on a record of another shard');
+$late->finish;
+like($err, qr/was released/, 'the paused call resumes and is refused: its claim was released');
+is(on_all_shards("SELECT count(*) FROM payment_records.refund WHERE refund_reference = '$ref'"),
+	"0\n1\n0", 'the reference is used once');
+
+# kill -9 (immediate stop) of each party while a call waits after a step
+sub paused_call
+{
+	my ($step, $record, $ref, $o, $e) = @_;
+	return IPC::Run::start(
+		[ 'psql', '-X', '-d', $router->connstr('postgres'), '-c',
+		  "SET ROLE app; SET payment_records_router.debug_pause_after_step = $step;
+		   SET payment_records_router.debug_pause_seconds = 3;
+		   SELECT payment_records.report_refund('$record', ${\ refund_params($ref, 10)}) ->> 'id'" ],
+		'>', $o, '2>', $e);
+}
+for my $case (
+	[ 'router',          1 ], [ 'router',          2 ],
+	[ "record's shard",  1 ], [ "record's shard",  2 ],
+	[ 'claiming shard',  1 ], [ 'claiming shard',  2 ])
+{
+	my ($who, $step) = @$case;
+	my $ref = pick_ref(0, 1);
+	my $victim = $who eq 'router' ? $router
+	  : $who eq "record's shard" ? $shards[0] : $shards[ claim_shard_of($ref) ];
+	my ($o, $e) = ('', '');
+	my $h = paused_call($step, $A, $ref, \$o, \$e);
+	sleep 1.2;
+	$victim->stop('immediate');
+	$h->finish;
+	$victim->start;
+	my $acked = $o =~ /^pr_/m;
+	# the reference must not be usable on another record while A may hold it
+	my $b_err = r_err("SELECT payment_records.report_refund('$B', ${\ refund_params($ref, 10)})");
+	my $uses_a = $shards[0]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.refund WHERE refund_reference = '$ref'");
+	ok(!$acked || $uses_a == 1, "$who killed after step $step: an acknowledged refund is there");
+	if ($uses_a == 1)
+	{
+		like($b_err, qr/already been used/, "$who killed after step $step: reference kept by the refund");
+	}
+	# settle, then retry on A: exactly one use in all
+	r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')");
+	r_err("SELECT payment_records.report_refund('$A', ${\ refund_params($ref, 10)})");
+	my $total = on_all_shards("SELECT count(*) FROM payment_records.refund WHERE refund_reference = '$ref'");
+	my $sum = 0;
+	$sum += $_ for split /\n/, $total;
+	is($sum, 1, "$who killed after step $step: the reference is used exactly once");
+	is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
+		"$who killed after step $step: no claim left pending");
+}
+
+# every claim left confirmed matches a refund on its record's shard
+is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
+	'nothing left to reconcile');
+
+# --- lists through the router against one node with all the rows ---------
+my $expect_records = 0;
+$expect_records += $_ for split /\n/, on_all_shards('SELECT count(*) FROM payment_records.payment_record');
+my $t0 = time;
+$reporting->poll_query_until('postgres',
+	"SELECT count(*) = $expect_records FROM payment_records.payment_record")
+  or die 'the reporting database did not catch up';
+
+# every page (limit 7) from a first page, following has_more: one line per
+# page, its ids and has_more; forwards with starting_after from the top,
+# backwards with ending_before from the oldest record
+sub pages
+{
+	my ($node, $dir, $first) = @_;
+	my $next = $dir eq 'starting_after' ? "page -> 'data' -> -1 ->> 'id'" : "page -> 'data' -> 0 ->> 'id'";
+	return $node->safe_psql('postgres', "SET ROLE app;" . qq{
+WITH RECURSIVE p(n, page) AS (
+    SELECT 1, payment_records.list_payment_records('$first'::jsonb)
+    UNION ALL
+    SELECT n + 1, payment_records.list_payment_records(jsonb_build_object('limit', 7, '$dir', $next))
+    FROM p WHERE (page ->> 'has_more')::boolean)
+SELECT string_agg((SELECT string_agg(e ->> 'id', ',') FROM jsonb_array_elements(page -> 'data') e)
+                  || ' ' || (page ->> 'has_more'), E'\\n' ORDER BY n) FROM p});
+}
+my $fwd = pages($router, 'starting_after', '{"limit": 7}');
+is($fwd, pages($reporting, 'starting_after', '{"limit": 7}'),
+	'starting_after: every page through the router equals the single node\'s');
+my $oldest = $reporting->safe_psql('postgres',
+	"SELECT id FROM payment_records.payment_record WHERE NOT livemode ORDER BY created, seq LIMIT 1");
+my $bwd = pages($router, 'ending_before', qq({"limit": 7, "ending_before": "$oldest"}));
+is($bwd, pages($reporting, 'ending_before', qq({"limit": 7, "ending_before": "$oldest"})),
+	'ending_before: every page through the router equals the single node\'s');
+my $n_back = () = $bwd =~ /pr_/g;
+is($n_back, $expect_records - 1, 'backwards from the oldest: every other record once');
+my $n_ids = () = $fwd =~ /pr_/g;
+is($n_ids, $expect_records, 'the pages hold every record once');
+
+# a reader lists and retrieves through the router, and writes nothing
+is($router->safe_psql('postgres', "SET ROLE app_reader;
+	SELECT payment_records.list_payment_records('{\"limit\": 1}') ->> 'object'"), 'list',
+	'a reader lists through the router');
+my ($rret, $rout, $rerr) = $router->psql('postgres',
+	"SET ROLE app_reader; SELECT payment_records.report_payment($pay)");
+like($rerr, qr/permission denied/, 'a reader cannot report a payment through the router');
+
+# --- reporting -----------------------------------------------------------
+my $totals = q{SELECT currency || ' ' || sum(payments) || ' ' || sum(gross_guaranteed) || ' ' || sum(refunded)
+  FROM payment_records.daily_summary GROUP BY currency ORDER BY currency};
+my $n_refunds = 0;
+$n_refunds += $_ for split /\n/, on_all_shards('SELECT count(*) FROM payment_records.refund');
+$reporting->poll_query_until('postgres',
+	"SELECT count(*) = $n_refunds FROM payment_records.refund")
+  or die 'refunds did not arrive';
+my %sum;
+for my $line (split /\n/, on_all_shards($totals))
+{
+	my ($cur, @v) = split / /, $line;
+	$sum{$cur}[$_] += $v[$_] for 0 .. 2;
+}
+is($reporting->safe_psql('postgres', $totals),
+	join("\n", map { join(' ', $_, @{ $sum{$_} }) } sort keys %sum),
+	'the reporting database\'s daily_summary is the sum of the shards\'');
+
+# --- adding a shard: new records only; claims stay where they are --------
+my $used_ref = (sort keys %ref_uses)[0];
+$router->safe_psql('postgres',
+	'INSERT INTO payment_records_router.settings (claim_shards) VALUES (3)');
+my $shard3 = new_node('shard3');
+run_setup($shard3, 'shard.sql', shard => 3);
+push @shards, $shard3;
+run_setup($reporting, 'subscribe.sql', shard => 3, conn => $shard3->connstr('postgres') =~ s/'//gr);
+$router->safe_psql('postgres', "ALTER SERVER payment_records_shards OPTIONS (ADD p3 '"
+	  . ($shard3->connstr('postgres') =~ s/'//gr) . "')");
+is(r('SELECT payment_records_router.shard_count()'), '4', 'a fourth shard added');
+my %spread;
+$spread{ shard_of(r("SELECT payment_records.report_payment($pay) ->> 'id'")) }++ for 1 .. 24;
+ok($spread{3}, 'new payments land on the new shard too');
+is(r("SELECT payment_records.retrieve_payment_record('$ids[0]') ->> 'id'"), $ids[0],
+	'records made before are found where they are');
+like(r_err("SELECT payment_records.report_refund('$by_shard[2][3]', ${\ refund_params($used_ref, 10)})"),
+	qr/already been used/, 'a reference used before the shard was added is still refused');
+my $new_rec = $shard3->safe_psql('postgres', 'SELECT id FROM payment_records.payment_record LIMIT 1');
+my $new_ref = 'after-growth';
+like(r("SELECT payment_records.report_refund('$new_rec', ${\ refund_params($new_ref, 10)}) ->> 'id'"),
+	qr/^pr_/, 'a refund on the new shard, with a new reference');
+like(r_err("SELECT payment_records.report_refund('$ids[0]', ${\ refund_params($new_ref, 10)})"),
+	qr/already been used/, 'whose reference is then refused on an old shard');
+
+# lag: a write through the router until it is visible on the reporting node
+my @lags;
+for (1 .. 5)
+{
+	my $id = r("SELECT payment_records.report_payment($pay) ->> 'id'");
+	my $start = time;
+	$reporting->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM payment_records.payment_record WHERE id = '$id'")
+	  or die 'no replication';
+	push @lags, time - $start;
+}
+@lags = sort { $a <=> $b } @lags;
+note sprintf('reporting lag (write acknowledged -> visible on reporting): median %.0f ms, max %.0f ms',
+	1000 * $lags[2], 1000 * $lags[-1]);
+ok(1, 'lag measured');
+
+$_->stop for $router, $reporting, @shards;
+done_testing();
