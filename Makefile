@@ -35,6 +35,7 @@ MODULE_big = payment_records
 #             pr_scan.c           record lock and chain reads by index
 #             pr_idem_rows.c      idempotency key rows
 #             pr_event_row.c      event rows
+#             pr_key_rows.c       the gateway's API key rows
 #             pr_spi.c            the SPI bracket and statement runner
 #             pr_insert.c         inserts without SQL (as the executor does)
 #             pr_catalog.c        the extension's objects by OID; layout check

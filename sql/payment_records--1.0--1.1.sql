@@ -160,9 +160,9 @@ END
 $verify$;
 
 --
--- Live mode is bound to the caller (SPEC 5, 1.1): members of this role act
--- in live mode, everyone else in test mode.  Whoever administers the role
--- decides; a caller cannot change its own mode.
+-- Live mode is bound to the caller (README, contract clause C10): members
+-- of this role act in live mode, everyone else in test mode.  Whoever
+-- administers the role decides; a caller cannot change its own mode.
 --
 DO $roles$
 BEGIN

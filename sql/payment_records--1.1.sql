@@ -140,8 +140,9 @@ CREATE UNIQUE INDEX refund_reference_key
     ON @extschema@.refund (livemode, refund_reference)
     WHERE refund_reference IS NOT NULL;
 
--- Idempotency keys (SPEC 6): the stored response (or business error) of
--- the first call under a key, with a hash of the request it answered.
+-- Idempotency keys (README, contract clause C6): the stored response (or
+-- business error) of the first call under a key, with a hash of the
+-- request it answered.
 CREATE TABLE @extschema@.idempotency_key (
     livemode        boolean NOT NULL,
     key             text COLLATE "C" NOT NULL,
@@ -495,9 +496,9 @@ GRANT EXECUTE ON FUNCTION
 -- ====================================================================
 
 --
--- Live mode is bound to the caller (SPEC 5, 1.1): members of this role act
--- in live mode, everyone else in test mode.  Whoever administers the role
--- decides; a caller cannot change its own mode.
+-- Live mode is bound to the caller (README, contract clause C10): members
+-- of this role act in live mode, everyone else in test mode.  Whoever
+-- administers the role decides; a caller cannot change its own mode.
 --
 DO $roles$
 BEGIN

@@ -3,9 +3,9 @@
  *		report_payment_attempt() and the calls that move an attempt on.
  *
  * Each call locks the record row, reads the latest attempt with the
- * latest snapshot, checks the state machine of SPEC section 5 so the
- * caller gets a message naming the state, then writes; the attempt
- * trigger enforces the same machine for every write.
+ * latest snapshot, checks the state machine of the README's contract
+ * clause C5 so the caller gets a message naming the state, then writes;
+ * the attempt trigger enforces the same machine for every write.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -25,7 +25,6 @@
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -38,11 +37,12 @@
 #include "pr_catalog.h"
 #include "pr_endpoints.h"
 #include "pr_mode.h"
+#include "pr_spi.h"
+#include "pr_store.h"
 
 PG_FUNCTION_INFO_V1(payment_records_api_key_role_problem);
 PG_FUNCTION_INFO_V1(payment_records_authenticate_api_key);
 
-#define PR_KEYS_SCHEMA	"payment_records"
 #define PR_GATEWAY_ROLE	"payment_records_gateway"
 
 /*
@@ -135,14 +135,14 @@ PrSha256(const char *data, int len, uint8 *out)
 	pg_cryptohash_free(ctx);
 }
 
-static SPIPlanPtr pr_key_plan = NULL;
-
 /*
  * authenticate_api_key(secret text, OUT role_name name, OUT livemode
  * boolean, OUT restricted boolean, OUT key_id text): the role a secret
  * acts as.  An unknown or revoked secret, or one whose role no longer fits
  * its key, is SQLSTATE 28000 with Stripe's message (the last also a
- * warning with the key id and the reason, for the server log).
+ * warning with the key id and the reason, for the server log).  The key
+ * is read by the data layer (pr_key_rows.c); its role is checked after
+ * the SPI bracket is closed, against the catalogs.
  */
 Datum
 payment_records_authenticate_api_key(PG_FUNCTION_ARGS)
@@ -162,73 +162,34 @@ payment_records_authenticate_api_key(PG_FUNCTION_ARGS)
 	if (len >= 1 && len <= 255)
 	{
 		uint8		hash[PG_SHA256_DIGEST_LENGTH];
-		bytea	   *hash_b = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		Datum		arg;
-		int			rc;
+		PrApiKey	key;
+		bool		stored;
 
 		PrSha256(secret, len, hash);
-		SET_VARSIZE(hash_b, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		memcpy(VARDATA(hash_b), hash, PG_SHA256_DIGEST_LENGTH);
-		arg = PointerGetDatum(hash_b);
+		pr_spi_connect();
+		stored = pr_store_api_key(hash, &key);
+		pr_spi_finish();
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (pr_key_plan == NULL)
+		if (stored && key.active)
 		{
-			Oid			argtype = BYTEAOID;
-			SPIPlanPtr	plan;
+			char	   *problem = PrKeyRoleProblem(NameStr(key.role_name),
+												   key.livemode, key.restricted);
 
-			plan = SPI_prepare("SELECT k.id, k.role_name, k.livemode, k.restricted,"
-							   " k.revoked IS NULL"
-							   " FROM " PR_KEYS_SCHEMA ".api_key k"
-							   " WHERE k.secret_hash OPERATOR(pg_catalog.=) $1",
-							   1, &argtype);
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the API key lookup: %s",
-					 SPI_result_code_string(SPI_result));
-			pr_key_plan = plan;
-		}
-		/* the schema named in the statement is the extension's own */
-		(void) pr_ext_namespace();
-		rc = SPI_execute_plan(pr_key_plan, &arg, NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "API key lookup failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		active = DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
-
-			if (active)
+			if (problem == NULL)
 			{
-				char	   *key_id = SPI_getvalue(tup, td, 1);
-				char	   *role_name = SPI_getvalue(tup, td, 2);
-				bool		livemode = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-				bool		restricted = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
-				char	   *problem = PrKeyRoleProblem(role_name, livemode, restricted);
+				NameData   *name = (NameData *) palloc(NAMEDATALEN);
 
-				if (problem == NULL)
-				{
-					NameData   *name;
-
-					/* out of SPI's memory, which SPI_finish frees */
-					name = (NameData *) SPI_palloc(NAMEDATALEN);
-					namestrcpy(name, role_name);
-					values[0] = NameGetDatum(name);
-					values[1] = BoolGetDatum(livemode);
-					values[2] = BoolGetDatum(restricted);
-					values[3] = PointerGetDatum(SPI_palloc(VARHDRSZ + strlen(key_id)));
-					SET_VARSIZE(DatumGetPointer(values[3]), VARHDRSZ + strlen(key_id));
-					memcpy(VARDATA(DatumGetPointer(values[3])), key_id, strlen(key_id));
-					found = true;
-				}
-				else
-					ereport(WARNING,
-							(errmsg("API key %s refused: %s", key_id, problem)));
+				namestrcpy(name, NameStr(key.role_name));
+				values[0] = NameGetDatum(name);
+				values[1] = BoolGetDatum(key.livemode);
+				values[2] = BoolGetDatum(key.restricted);
+				values[3] = CStringGetTextDatum(key.id);
+				found = true;
 			}
+			else
+				ereport(WARNING,
+						(errmsg("API key %s refused: %s", key.id, problem)));
 		}
-		SPI_finish();
 	}
 	if (!found)
 		ereport(ERROR,

@@ -14,9 +14,11 @@
 #include "pr_compat.h"
 
 #include "executor/spi.h"
+#include "utils/lsyscache.h"
 
 #include "pr_api.h"
 #include "pr_build.h"
+#include "pr_catalog.h"
 #include "pr_endpoints.h"
 #include "pr_errors.h"
 #include "pr_params.h"
@@ -28,7 +30,8 @@ pg_noreturn static void raise_reference_used(const char *reference);
 
 /*
  * The Stripe-shaped error for a refund reference that was already used,
- * raised in place of refund_reference_key's unique violation.
+ * raised in place of the unique violation of the references' index
+ * (refund_reference_key, PR_I_REFUND_REFERENCE).
  */
 static void
 raise_reference_used(const char *reference)
@@ -39,19 +42,19 @@ raise_reference_used(const char *reference)
 }
 
 /*
- * Is the error being handled the unique violation of a refund reference?
- * If so it is dropped, for the caller to raise the Stripe-shaped one, and
- * cxt is left current: the handler may be running in ErrorContext, which
- * dropping the error resets.
+ * Is the error being handled the unique violation of the index of refund
+ * references, whose current name is index_name?  If so it is dropped, for
+ * the caller to raise the Stripe-shaped one, and cxt is left current: the
+ * handler may be running in ErrorContext, which dropping the error resets.
  */
 static bool
-reference_conflict(MemoryContext cxt)
+reference_conflict(MemoryContext cxt, const char *index_name)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	ErrorData  *e = CopyErrorData();
 
 	if (e->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && e->constraint_name != NULL &&
-		strcmp(e->constraint_name, "refund_reference_key") == 0)
+		index_name != NULL && strcmp(e->constraint_name, index_name) == 0)
 	{
 		FlushErrorState();
 		return true;
@@ -81,6 +84,7 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 	char	   *key = pr_arg_idempotency_key(fcinfo, 2);
 	PrIdem		idem;
 	Jsonb	   *replay;
+	char	   *reference_index = NULL;
 
 	tree = pr_validate(params, pr_schema_report_refund);
 
@@ -130,17 +134,22 @@ payment_records_report_refund(PG_FUNCTION_ARGS)
 
 	/*
 	 * A reference already used makes the insert raise the unique violation
-	 * of refund_reference_key (its unique check waits out a transaction
+	 * of the references' index (its unique check waits out a transaction
 	 * still inserting the same reference, at every isolation level), which
-	 * is turned here into the Stripe-shaped error.
+	 * is turned here into the Stripe-shaped error.  The index is the one
+	 * pr_catalog.c found by OID as the extension's own; its name, which the
+	 * violation carries as the constraint's, is read from the catalog before
+	 * the insert, not in the error handler.
 	 */
+	if (rf.reference != NULL)
+		reference_index = get_rel_name(pr_index_relid(PR_I_REFUND_REFERENCE));
 	PG_TRY();
 	{
 		pr_store_insert_refund(&rec, &rf);
 	}
 	PG_CATCH();
 	{
-		if (rf.reference != NULL && reference_conflict(cxt))
+		if (rf.reference != NULL && reference_conflict(cxt, reference_index))
 			raise_reference_used(rf.reference);
 		PG_RE_THROW();
 	}

@@ -5,7 +5,8 @@
  * Details are stored as the caller sent them (validated); here they are
  * rendered in Stripe's full shape: a hash that was sent gets all of its
  * keys, null where not sent, and an address inside details is never null.
- * The record shows its latest attempt's buckets and details (SPEC 5).
+ * The record shows its latest attempt's buckets and details (README,
+ * contract clause C5).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

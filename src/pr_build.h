@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * pr_build.h
- *		Rendering of Stripe objects (SPEC section 3) from stored rows.
+ *		Rendering of Stripe objects (README, contract clause C3) from
+ *		stored rows.
  *-------------------------------------------------------------------------
  */
 #ifndef PR_BUILD_H

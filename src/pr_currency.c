@@ -77,7 +77,7 @@ pr_currency_exponent(const char *code)
 	return c ? c->exponent : -1;
 }
 
-/* SPEC section 4: 99999999 minor units, except IDR (999999999999). */
+/* README, contract clause C4: 99999999 minor units, except IDR (999999999999). */
 int64
 pr_currency_max_value(const char *code)
 {

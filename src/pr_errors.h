@@ -14,7 +14,7 @@
 
 #include "utils/elog.h"
 
-/* Stripe error codes (SPEC section 7) */
+/* Stripe error codes (README, contract clause C7) */
 #define PR_CODE_MISSING			"parameter_missing"
 #define PR_CODE_UNKNOWN			"parameter_unknown"
 #define PR_CODE_EMPTY			"parameter_invalid_empty"

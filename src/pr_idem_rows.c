@@ -71,15 +71,12 @@ pr_store_idem_put(bool livemode, const char *key, const char *endpoint,
 {
 	Datum		v[7];
 	char		n[7];
-	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 
 	memset(n, ' ', sizeof(n));
-	SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	memcpy(VARDATA(h), hash, PG_SHA256_DIGEST_LENGTH);
 	v[0] = BoolGetDatum(livemode);
 	v[1] = CStringGetTextDatum(key);
 	v[2] = CStringGetTextDatum(endpoint);
-	v[3] = PointerGetDatum(h);
+	v[3] = pr_spi_bytea_arg(hash, PG_SHA256_DIGEST_LENGTH);
 	v[4] = pr_spi_jsonb_arg(response, n, 4);
 	v[5] = pr_spi_jsonb_arg(error, n, 5);
 	v[6] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());

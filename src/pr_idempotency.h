@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * pr_idempotency.h
- *		Idempotency keys (SPEC section 6).
+ *		Idempotency keys (README, contract clause C6).
  *-------------------------------------------------------------------------
  */
 #ifndef PR_IDEMPOTENCY_H

@@ -85,4 +85,5 @@ const char *const pr_index_name[PR_I_COUNT] = {
 	[PR_I_RECORD_SEQ] = "payment_record_seq_key",
 	[PR_I_ATTEMPT_CHAIN] = "payment_attempt_record_attempt_key",
 	[PR_I_REFUND_CHAIN] = "refund_pkey",
+	[PR_I_REFUND_REFERENCE] = "refund_reference_key",
 };

@@ -69,13 +69,18 @@ enum
 	PR_IK_ERROR, PR_IK_CREATED, PR_IK_NATTS
 };
 
-/* The indexes the data layer scans directly (pr_scan.c). */
+/*
+ * The indexes the C code names: those the data layer scans directly
+ * (pr_scan.c), and the one whose unique violation report_refund() maps to
+ * a Stripe error (pr_api_refund.c).
+ */
 typedef enum PrIndex
 {
 	PR_I_RECORD_ID,				/* payment_record (id) */
 	PR_I_RECORD_SEQ,			/* payment_record (seq) */
 	PR_I_ATTEMPT_CHAIN,			/* payment_attempt_record (record_seq, attempt) */
 	PR_I_REFUND_CHAIN,			/* refund (record_seq, refund_no) */
+	PR_I_REFUND_REFERENCE,		/* refund (livemode, reference_key(...)) */
 	PR_I_COUNT
 } PrIndex;
 

@@ -11,13 +11,13 @@
  * no way around the EXECUTE privileges of the functions it routes to.
  *
  * The call runs in an internal subtransaction, as a PL/pgSQL exception
- * block does.  An error listed in SPEC section 7 rolls the subtransaction
- * back, so a failed call leaves nothing behind, and comes back as Stripe's
- * status and {"error": {...}} body; any other error (permission denied,
- * serialization failure, internal errors, ...) is raised unchanged.  Since
- * the caller's transaction goes on, a business error of a write made with
- * an idempotency key is then stored under the key, so that a retry gets
- * the same answer.
+ * block does.  An error listed in the README's contract clause C7 rolls
+ * the subtransaction back, so a failed call leaves nothing behind, and
+ * comes back as Stripe's status and {"error": {...}} body; any other
+ * error (permission denied, serialization failure, internal errors, ...)
+ * is raised unchanged.  Since the caller's transaction goes on, a business
+ * error of a write made with an idempotency key is then stored under the
+ * key, so that a retry gets the same answer.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -550,8 +550,9 @@ PrRunRoute(PrCall *call, int *status, Jsonb **body)
 }
 
 /*
- * The status of SPEC section 7 for each SQLSTATE the API raises on
- * purpose; 0 for everything else, which request() raises again.
+ * The status of the README's contract clause C7 for each SQLSTATE the
+ * API raises on purpose; 0 for everything else, which request() raises
+ * again.
  */
 int
 pr_error_http_status(int sqlerrcode)

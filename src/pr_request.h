@@ -3,7 +3,7 @@
  *		request(): Stripe's HTTP surface (method, path) over the SQL API.
  *
  * The mapping of an error to Stripe's status and {"error": {...}} body
- * (SPEC section 7) is exported so that any other front end answers
+ * (README, contract clause C7) is exported so that any other front end answers
  * exactly as request() does.
  *-------------------------------------------------------------------------
  */

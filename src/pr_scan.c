@@ -13,7 +13,7 @@
  * is locked and use the latest snapshot: under REPEATABLE READ the
  * transaction snapshot may predate a refund committed by the session we
  * just waited for, and deciding on it would let two sessions refund past
- * the limit (SPEC section 9).
+ * the limit (README, contract clause C5).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * pr_schemas.h
- *		The parameter schema of every endpoint (SPEC section 4).
+ *		The parameter schema of every endpoint (README, contract clause C4).
  *-------------------------------------------------------------------------
  */
 #ifndef PR_SCHEMAS_H

@@ -147,3 +147,29 @@ pr_spi_jsonb_arg(Jsonb *j, char *nulls, int i)
 	nulls[i] = (j == NULL) ? 'n' : ' ';
 	return j == NULL ? (Datum) 0 : JsonbPGetDatum(j);
 }
+
+/* A bytea parameter holding the len bytes of data (a hash, say). */
+Datum
+pr_spi_bytea_arg(const uint8 *data, int len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return PointerGetDatum(b);
+}
+
+/*
+ * Copy s into the memory context that was current at pr_spi_connect, for
+ * a result that must outlive pr_spi_finish (which frees everything
+ * allocated while connected).
+ */
+char *
+pr_spi_strdup_out(const char *s)
+{
+	size_t		len = strlen(s) + 1;
+	char	   *copy = SPI_palloc(len);
+
+	memcpy(copy, s, len);
+	return copy;
+}

@@ -63,4 +63,10 @@ extern Jsonb *pr_row_jsonb(PrRow row, int c);
 extern Datum pr_spi_text_arg(const char *s, char *nulls, int i);
 extern Datum pr_spi_jsonb_arg(Jsonb *j, char *nulls, int i);
 
+/* A bytea parameter of len bytes of data. */
+extern Datum pr_spi_bytea_arg(const uint8 *data, int len);
+
+/* A copy of s in the memory of pr_spi_connect's caller (outlives SPI). */
+extern char *pr_spi_strdup_out(const char *s);
+
 #endif							/* PR_SPI_H */

@@ -8,6 +8,7 @@
  *	pr_scan.c		direct index probes: the record lock, chain reads
  *	pr_idem_rows.c	the rows of idempotency keys
  *	pr_event_row.c	the change events' rows
+ *	pr_key_rows.c	the gateway's API keys, looked up by secret hash
  * on top of pr_spi.c (the SQL statements' runner), pr_insert.c (inserts
  * without SQL) and pr_catalog.c (the tables found by OID, their layout
  * checked).  Callers of the SQL-backed functions must be inside
@@ -115,6 +116,18 @@ extern void pr_store_idem_put(bool livemode, const char *key, const char *endpoi
 extern void pr_store_idem_delete(bool livemode, const char *key);
 extern int64 pr_store_purge_keys(TimestampTz cutoff, int32 batch);
 extern int64 pr_store_event_insert(const char *type, bool livemode, Jsonb *object);
+
+/* A gateway API key, as stored (pr_key_rows.c). */
+typedef struct PrApiKey
+{
+	char	   *id;				/* in the caller's memory, not SPI's */
+	NameData	role_name;
+	bool		livemode;
+	bool		restricted;
+	bool		active;			/* not revoked */
+} PrApiKey;
+
+extern bool pr_store_api_key(const uint8 *secret_hash, PrApiKey *out);
 
 /* What the triggers read of a record and of an attempt. */
 typedef struct PrRecordKey
