@@ -5,6 +5,8 @@
 -- holds; each was open in 1.0 unless it says otherwise.
 --
 \i test/regress/helpers.sql
+-- from a fresh extension: the counts below are of every row
+CALL pg_temp.fresh_extension();
 
 \set pay '{"amount_requested": {"currency": "usd", "value": 100}, "initiated_at": 1730253453, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460}, "payment_method_details": {"payment_method": "pm_atk"}}'
 \set refund1100 '{"outcome": "refunded", "amount": {"currency": "usd", "value": 1100}, "processor_details": {"type": "custom"}}'
