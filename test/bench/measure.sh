@@ -18,17 +18,20 @@ duration=$2
 commit=${3:-unknown}
 
 nrec=10000                    # records for bytes/record = refund_distinct targets
-bulk_n=100000                 # rows for the one-statement comparison
+bulk_n=20000                  # rows for the one-statement comparison (issue 12)
 tx_sizes=(5000 10000 20000)   # refunds on one record in one transaction
 clients_list=(1 8 16)
 syncs=(on off)
 # plpgsql_payment, plpgsql_refund: the plain PL/pgSQL implementation a
 # user would write instead (plpgsql_baseline.sql), the baseline to beat;
-# report_payment runs with payment_records.notify_events = on (set: off is
-# the default since 1.1); report_payment_nonotify: the same calls with it
-# off, to show what NOTIFY's commit serialization costs; same_rows: the
-# rows report_payment writes, by plain SQL, to show what the data costs
-tests=(floor_insert plpgsql_payment report_payment report_payment_nonotify same_rows plpgsql_refund refund_distinct refund_hot)
+# report_payment runs with the default settings (notify_events off since
+# 1.1); report_payment_notify: the same calls with notify_events = on, to
+# show what NOTIFY's commit serialization costs; same_rows: the rows
+# report_payment writes, by plain SQL, to show what the data costs;
+# refund_hot: what a user of the defaults sees when every client refunds
+# the same record (a fresh guaranteed record for each run, 1-unit refunds
+# without references, the id bound as a parameter: no lookup, no jsonb_set)
+tests=(floor_insert plpgsql_payment report_payment report_payment_notify same_rows plpgsql_refund refund_distinct refund_hot)
 ncpu=$(nproc)
 
 pay=$(tr -d '\n' < "$here/payment.json")
@@ -130,10 +133,10 @@ other_tables=$(sql -c "SELECT coalesce(string_agg(c.relname, ' ' ORDER BY c.reln
    WHERE n.nspname = 'payment_records' AND c.relkind IN ('r', 'p', 'm')
      AND c.relname NOT IN ('payment_record', 'payment_attempt_record', 'refund')")
 
-# the hot record (n = 0) and one fresh record per one-transaction size (n < 0)
+# one fresh record per one-transaction size (n < 0)
 sql <<'EOF'
 INSERT INTO bench_targets
-SELECT i, payment_records.report_payment(:'pay')->>'id' FROM generate_series(-3, 0) i;
+SELECT i, payment_records.report_payment(:'pay')->>'id' FROM generate_series(-3, -1) i;
 VACUUM ANALYZE;
 EOF
 
@@ -154,21 +157,26 @@ run_pgbench() {
     local script=$t opts=""
     case $t in
         floor_insert) table=bench_floor ;;
-        report_payment) table=payment_records.payment_record
+        report_payment) table=payment_records.payment_record ;;
+        report_payment_notify) table=payment_records.payment_record; script=report_payment
             opts="-c payment_records.notify_events=on" ;;
-        report_payment_nonotify) table=payment_records.payment_record; script=report_payment
-            opts="-c payment_records.notify_events=off" ;;
         same_rows) table=payment_records.payment_record ;;
         plpgsql_payment) table=bench_plain_payment ;;
         plpgsql_refund) table=bench_plain_refund ;;
         *) table=payment_records.refund ;;
     esac
     mkdir -p "$work/logs/$tag"
+    # refund_hot: a fresh guaranteed record of its own for every run, as a
+    # user measuring one hot record would start
+    local hot=none
+    if [ "$t" = refund_hot ]; then
+        hot=$(echo "SELECT payment_records.report_payment(:'pay') ->> 'id';" | sql)
+    fi
     sql -c CHECKPOINT
     before=$(sql -c "SELECT count(*) FROM $table")
     log "pgbench $t, $c clients, synchronous_commit=$s, ${duration}s"
     if ! PGOPTIONS="-c synchronous_commit=$s $opts" pgbench -n -M prepared -c "$c" -j "$j" -T "$duration" \
-            -f "$here/$script.sql" -D pay="$pay" -D refund="$refund" -D resp="$resp" -D ntargets=$nrec -D k=0 -D run="$tag" \
+            -f "$here/$script.sql" -D pay="$pay" -D refund="$refund" -D resp="$resp" -D ntargets=$nrec -D k=0 -D run="$tag" -D hot="$hot" \
             -l --log-prefix="$work/logs/$tag/log" > "$out" 2>&1; then
         echo "pgbench $tag failed:" >&2
         tail -n 20 "$out" >&2
@@ -271,7 +279,7 @@ for s in "${syncs[@]}"; do
             r=$(div "${TPS[$tag]}" "$floor")
             target=-; status=-
             case $t in
-                report_payment|report_payment_nonotify|refund_distinct)
+                report_payment|refund_distinct)
                     # issue 12: at least 1.5 times the PL/pgSQL baseline
                     case $t in
                         refund_distinct) base=${TPS[plpgsql_refund_c${c}_${s}]} ;;
@@ -279,12 +287,19 @@ for s in "${syncs[@]}"; do
                     esac
                     vs=$(div "${TPS[$tag]}" "$base")
                     target=">= 1.5 x plpgsql (${vs}x)"
-                    status=$(status_ge "$vs" 1.5) ;;
+                    status=$(status_ge "$vs" 1.5)
+                    # issue 12: 16 clients, sync on, at least 0.6 of the floor
+                    if [ "$t" = report_payment ] && [ "$c" = 16 ] && [ "$s" = on ]; then
+                        target="$target; >= 0.60 x floor"
+                        [ "$(status_ge "$r" 0.6)" = PASS ] || status=$(status_ge "$r" 0.6)
+                    fi ;;
                 refund_hot)
                     if [ "$c" != 1 ]; then
+                        # issue 12: at least 0.9 of the 1-client TPS
                         one=${TPS[refund_hot_c1_${s}]}
-                        target=">= 1-client TPS ($(div "${TPS[$tag]}" "$one")x)"
-                        status=$(status_ge "${TPS[$tag]}" "$one")
+                        vs=$(div "${TPS[$tag]}" "$one")
+                        target=">= 0.9 x 1-client TPS (${vs}x)"
+                        status=$(status_ge "$vs" 0.9)
                     fi ;;
             esac
             [ "${TPS[$tag]}" = ERROR ] && status=ERROR
@@ -297,10 +312,10 @@ done
 bulk_ratio=$(div "$bulk_rp" "$bulk_floor")
 bulk_rows_ratio=$(div "$bulk_rows" "$bulk_floor")
 bulk_rp_rows_ratio=$(div "$bulk_rp" "$bulk_rows")
-bulk_status=$(status_le "$bulk_ratio" 2)
+bulk_status=$(status_le "$bulk_ratio" 4)
 row "bulk_floor_insert_select" 1 on "" "" "" 1.00 "$bulk_floor" s "-" "-"
 row "bulk_same_rows_insert_select" 1 on "" "" "" "$bulk_rows_ratio" "$bulk_rows" s "-" "-"
-row "bulk_report_payment" 1 on "" "" "" "$bulk_ratio" "$bulk_rp" s "<= 2.00x floor" "$bulk_status"
+row "bulk_report_payment" 1 on "" "" "" "$bulk_ratio" "$bulk_rp" s "<= 4.00x floor" "$bulk_status"
 
 first=${tx_sizes[0]}; last=${tx_sizes[${#tx_sizes[@]}-1]}
 declare -A TXUS
@@ -368,7 +383,7 @@ row "bytes_other_tables_per_record" "" "" "" "" "" "" "$other_bytes" B "-" "-"
     echo "|---|---:|---:|---|---|"
     echo "| INSERT INTO bench_floor SELECT ... FROM generate_series(1, $bulk_n) | ${bulk_floor} s | 1.00 | - | - |"
     echo "| the same rows (record, first attempt, event) INSERT ... SELECT into the extension's tables | ${bulk_rows} s | ${bulk_rows_ratio}x | - | - |"
-    echo "| SELECT count(report_payment(...)) FROM generate_series(1, $bulk_n) | ${bulk_rp} s | ${bulk_ratio}x (${bulk_rp_rows_ratio}x the same rows) | <= 2.00x | $bulk_status |"
+    echo "| SELECT count(report_payment(...)) FROM generate_series(1, $bulk_n) | ${bulk_rp} s | ${bulk_ratio}x (${bulk_rp_rows_ratio}x the same rows) | <= 4.00x | $bulk_status |"
     for n in "${tx_sizes[@]}"; do
         if [ "$n" = "$last" ]; then tg="< 2 s, linear"; st=$tx_status; else tg=-; st=-; fi
         echo "| $n refunds on one record in one transaction | ${TX[$n]} s (${TXUS[$n]} us/refund) | - | $tg | $st |"
