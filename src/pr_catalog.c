@@ -11,18 +11,22 @@
  * with a clear error instead.
  *
  * The tables whose layout C knows (pr_layout.h) are checked against it
- * here, once per session: when pr_table_relid() first resolves a table
- * (and again after any invalidation), its columns must be those of
+ * here, once per session: when a table is first opened or locked (and
+ * again after any invalidation), its columns must be those of
  * pr_layout.h, in that order and of those types, or the call fails with
- * 55000 (object_not_in_prerequisite_state) naming the column.  This is
- * the one layout check; everything that reads or writes the tables by
- * column number relies on it.
+ * 55000 (object_not_in_prerequisite_state) naming the column.  The check
+ * is made on the table as it is under the caller's lock: taking the lock
+ * is what makes a session see another session's committed ALTER TABLE.
+ * This is the one layout check; everything that reads or writes the
+ * tables by column number relies on it.  The indexes that pr_scan.c
+ * probes are checked the same way against their description in
+ * pr_layout.c (columns, types, operator classes, order, uniqueness).
  *
  * The SQL statements of the data layer (pr_spi.c) name the schema as
  * text; before any of them runs, pr_ext_namespace() has checked that the
  * schema called "payment_records" is the extension's own, so the text
- * resolves to the
- * objects checked here.  Only a superuser can rename that schema (the
+ * resolves to the objects checked here, and the tables each statement
+ * names are locked and checked (pr_tables_lock).  Only a superuser can rename that schema (the
  * install script refuses a schema the extension did not create itself).
  *
  * Everything is cached per backend and forgotten on any relcache or
@@ -40,10 +44,14 @@
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "parser/parse_func.h"
 #include "utils/fmgroids.h"
@@ -100,6 +108,19 @@ relcache_changed(Datum arg, Oid relid)
 	}
 	for (i = 0; i < n_relids; i++)
 		if (relids[i].oid == relid)
+		{
+			forget_all();
+			return;
+		}
+	/* the checked tables and indexes, even if the name cache was full */
+	for (i = 0; i < PR_T_COUNT; i++)
+		if (table_oid[i] == relid)
+		{
+			forget_all();
+			return;
+		}
+	for (i = 0; i < PR_I_COUNT; i++)
+		if (index_oid[i] == relid)
 		{
 			forget_all();
 			return;
@@ -251,11 +272,17 @@ pr_funcid(const char *name, int nargs, const Oid *argtypes)
 	return oid;
 }
 
+/* the hint of a table altered outside the scripts, when the change can be undone */
+#define HINT_UNDO "The table was altered outside the extension's install and update scripts; undo the change."
+
 /*
  * The table must have the columns of pr_layout.h, in that order and of
  * those types: the data layer and the triggers address columns by number.
  * A table altered outside the install and update scripts is refused with
- * 55000 rather than read or written wrongly.
+ * 55000 rather than read or written wrongly.  A dropped column stays in
+ * the table (attisdropped), and the positional writes do not skip it:
+ * such a table is refused too, for good, with a hint on how to recover
+ * (README, Limits), since the change cannot be undone in place.
  */
 static void
 check_layout(PrTable t, Relation rel)
@@ -264,51 +291,111 @@ check_layout(PrTable t, Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
+	for (i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->attisdropped)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" has a dropped column, which payment_records cannot write around",
+							l->name),
+					 errdetail("Column %d was dropped; a dropped column stays in the table.", i + 1),
+					 errhint("Dump the database and restore it into a new one, which creates the extension's tables afresh (see Limits in the README)."),
+					 errtable(rel)));
 	if (desc->natts != l->natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" has %d columns, payment_records expects %d",
 						l->name, desc->natts, l->natts),
-				 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+				 errhint("The table was altered outside the extension's install and update scripts. An added column cannot be dropped again without leaving a dropped column behind: see Limits in the README for how to recover."),
 				 errtable(rel)));
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		const PrColumn *want = &l->atts[i];
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), want->name) != 0 ||
-			att->atttypid != want->type)
+		if (strcmp(NameStr(att->attname), want->name) != 0 || att->atttypid != want->type)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("column %d of table \"%s\" is not \"%s\" of type %s",
 							i + 1, l->name, want->name, format_type_be(want->type)),
-					 errhint("The table was altered outside the extension's install and update scripts; undo the change."),
+					 errhint(HINT_UNDO),
 					 errtable(rel)));
+	}
+}
+
+/*
+ * Lock laid-out table t in mode and return its OID, its layout checked on
+ * the table as it is under that lock.  Taking a lock is what makes a
+ * session see another's committed ALTER TABLE (the invalidation arrives
+ * then, and moves the generation on), so the check cached for the current
+ * generation is trusted only if the generation did not move while the
+ * lock was taken; else the name is resolved again under the lock (it may
+ * now be another table) and the table checked again.  The usual cost: one
+ * lock taken (or found held) and a comparison.  The lock is the caller's,
+ * released as the caller releases it.
+ */
+static Oid
+lock_checked(PrTable t, LOCKMODE mode)
+{
+	Oid			oid = table_gen[t] == generation ? table_oid[t] : InvalidOid;
+
+	for (;;)
+	{
+		uint64		gen;
+		Relation	rel;
+
+		if (!OidIsValid(oid))
+			oid = pr_relid(pr_layout[t].name);
+		LockRelationOid(oid, mode);
+		gen = generation;
+		if (table_oid[t] == oid && table_gen[t] == gen)
+			return oid;
+		if (pr_relid(pr_layout[t].name) != oid)
+		{
+			/* re-created while we waited: start again with the new one */
+			UnlockRelationOid(oid, mode);
+			oid = InvalidOid;
+			continue;
+		}
+		rel = table_open(oid, NoLock);
+		check_layout(t, rel);
+		table_close(rel, NoLock);
+		/* a later invalidation leaves gen stale: checked again next time */
+		table_oid[t] = oid;
+		table_gen[t] = gen;
+		return oid;
 	}
 }
 
 /*
  * The OID of one of the laid-out tables, its layout checked (see the file
  * header) the first time in a session and after any invalidation; later
- * calls cost an array lookup.
+ * calls cost an array lookup.  A check takes an AccessShareLock on the
+ * table, kept to the end of the transaction: the caller goes on to use
+ * the table (a range table entry, a trigger's relation).
  */
 Oid
 pr_table_relid(PrTable t)
 {
-	uint64		gen = generation;
-	Oid			oid;
-	Relation	rel;
-
-	if (table_gen[t] == gen && OidIsValid(table_oid[t]))
+	if (table_gen[t] == generation && OidIsValid(table_oid[t]))
 		return table_oid[t];
-	oid = pr_relid(pr_layout[t].name);
-	rel = table_open(oid, AccessShareLock);
-	check_layout(t, rel);
-	table_close(rel, AccessShareLock);
-	/* an invalidation while checking leaves gen stale: checked again */
-	table_oid[t] = oid;
-	table_gen[t] = gen;
-	return oid;
+	return lock_checked(t, AccessShareLock);
+}
+
+/*
+ * Lock the laid-out tables of the set (bits PR_TABLE_BIT(t)) in mode, each
+ * checked under its lock (lock_checked): for an SQL statement about to
+ * run on them, so that it never runs on a table of another layout and its
+ * own locks find those held (the lock stays to the end of the
+ * transaction, as the statement's would).
+ */
+void
+pr_tables_lock(uint32 tables, LOCKMODE mode)
+{
+	int			t;
+
+	for (t = 0; t < PR_T_COUNT; t++)
+		if (tables & PR_TABLE_BIT(t))
+			(void) lock_checked(t, mode);
 }
 
 /* The OID of the serial sequence of a laid-out table that has one. */
@@ -319,24 +406,151 @@ pr_serial_relid(PrTable t)
 	return pr_relid(pr_layout[t].serial);
 }
 
-/* The OID of one of the indexes of pr_layout.h (a member table's). */
+/*
+ * The OID of one of the indexes of pr_layout.h (a member table's), by its
+ * name, for naming it (an error's constraint, say); its shape is not
+ * checked: an index that is scanned is opened with pr_index_open.
+ */
 Oid
 pr_index_relid(PrIndex i)
 {
-	if (index_gen[i] != generation || !OidIsValid(index_oid[i]))
-	{
-		uint64		gen = generation;
-		Oid			oid = pr_relid(pr_index_name[i]);
-
-		index_oid[i] = oid;
-		index_gen[i] = gen;
-	}
-	return index_oid[i];
+	return pr_relid(pr_index_layout[i].name);
 }
 
-/* Open one of the laid-out tables (its layout checked, see above). */
+/* the hint of an index that is not the install script's */
+#define HINT_INDEX "The index was changed outside the extension's install and update scripts; create it again as the install script defines it."
+
+/* Refuse index i (open as idx): detail says how it differs. */
+static void
+index_error(PrIndex i, Relation idx, const char *detail)
+{
+	const PrIndexLayout *l = &pr_index_layout[i];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("index \"%s\" of table \"%s\" is not the one payment_records expects",
+					l->name, pr_layout[l->table].name),
+			 errdetail_internal("%s", detail),
+			 errhint(HINT_INDEX)));
+}
+
+/*
+ * The index must be what pr_layout.h describes (see PrIndexLayout) and
+ * what the scans of pr_scan.c assume: their scan keys are of the key
+ * columns' types, compared with those types' default btree operators in
+ * collation "C" (text), they read the newest row of a chain by scanning
+ * backwards, and they take the first row found as the only one.  An
+ * index that differs would make them crash or answer wrongly: 55000.
+ */
+static void
+check_index(PrIndex i, Relation idx, Oid heap_oid)
+{
+	const PrIndexLayout *l = &pr_index_layout[i];
+	const PrTableLayout *tl = &pr_layout[l->table];
+	Form_pg_index ind = idx->rd_index;
+	int			k;
+
+	if (ind->indrelid != heap_oid)
+		index_error(i, idx, psprintf("It is not an index of table \"%s\".", tl->name));
+	if (idx->rd_rel->relam != BTREE_AM_OID)
+		index_error(i, idx, "It is not a btree index.");
+	if (ind->indnatts != l->nkeys || ind->indnkeyatts != l->nkeys)
+		index_error(i, idx, psprintf("It has %d columns, payment_records expects %d.",
+									 ind->indnatts, l->nkeys));
+	for (k = 0; k < l->nkeys; k++)
+	{
+		const PrColumn *col = &tl->atts[l->keys[k]];
+		Oid			opclass = GetDefaultOpClass(col->type, BTREE_AM_OID);
+		Oid			collation = type_is_collatable(col->type) ? C_COLLATION_OID : InvalidOid;
+
+		if (ind->indkey.values[k] != PR_ATTNO(l->keys[k]))
+			index_error(i, idx, psprintf("Its column %d is not column \"%s\" of the table.",
+										 k + 1, col->name));
+		if (!OidIsValid(opclass) || idx->rd_opfamily[k] != get_opclass_family(opclass) ||
+			idx->rd_opcintype[k] != col->type || idx->rd_indcollation[k] != collation ||
+			idx->rd_indoption[k] != 0)
+			index_error(i, idx, psprintf("Its column %d (\"%s\") is not in ascending order with the default operator class of type %s%s.",
+										 k + 1, col->name, format_type_be(col->type),
+										 OidIsValid(collation) ? " and collation \"C\"" : ""));
+	}
+	if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL))
+		index_error(i, idx, "It has an expression.");
+	if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+		index_error(i, idx, "It is a partial index.");
+	if (!ind->indisunique)
+		index_error(i, idx, "It is not unique.");
+	if (!ind->indimmediate)
+		index_error(i, idx, "Its uniqueness is checked at the end of the transaction, not immediately.");
+	if (!ind->indisvalid || !ind->indisready || !ind->indislive)
+		index_error(i, idx, "It is not valid (a concurrent build or drop failed or is in progress).");
+}
+
+/*
+ * Open one of the indexes of pr_layout.h, of its table heap (opened by
+ * the caller, with its lock), and lock it in mode.  It is found by name,
+ * and checked (check_index) the first time in a session and after any
+ * invalidation, on the index as it is under the lock; later calls cost
+ * the open and a comparison.  Missing, it is refused with 55000 too.
+ */
+Relation
+pr_index_open(PrIndex i, Relation heap, LOCKMODE mode)
+{
+	const PrIndexLayout *l = &pr_index_layout[i];
+	Oid			oid = index_gen[i] == generation ? index_oid[i] : InvalidOid;
+
+	Assert(l->nkeys > 0);		/* only a described index is scanned */
+	for (;;)
+	{
+		uint64		gen;
+		Relation	idx;
+
+		if (!OidIsValid(oid))
+		{
+			if (!OidIsValid(get_relname_relid(l->name, pr_ext_namespace())))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("index \"%s\" of table \"%s\" does not exist",
+								l->name, pr_layout[l->table].name),
+						 errhint(HINT_INDEX)));
+			oid = pr_relid(l->name);
+		}
+		LockRelationOid(oid, mode);
+		gen = generation;
+		if (index_oid[i] == oid && index_gen[i] == gen)
+		{
+			idx = index_open(oid, NoLock);
+			/* the table is the caller's: cheap, checked every time */
+			if (idx->rd_index->indrelid != RelationGetRelid(heap))
+				check_index(i, idx, RelationGetRelid(heap));
+			return idx;
+		}
+		if (!OidIsValid(get_relname_relid(l->name, pr_ext_namespace())) ||
+			pr_relid(l->name) != oid)
+		{
+			/* dropped or re-created while we waited: look again */
+			UnlockRelationOid(oid, mode);
+			oid = InvalidOid;
+			continue;
+		}
+		if (get_rel_relkind(oid) != RELKIND_INDEX)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("relation \"%s\" of payment_records is not an index", l->name),
+					 errhint(HINT_INDEX)));
+		idx = index_open(oid, NoLock);
+		check_index(i, idx, RelationGetRelid(heap));
+		index_oid[i] = oid;
+		index_gen[i] = gen;
+		return idx;
+	}
+}
+
+/*
+ * Open one of the laid-out tables with a lock of mode, its layout checked
+ * on the table as it is under that lock (see lock_checked).
+ */
 Relation
 pr_table_open(PrTable t, LOCKMODE mode)
 {
-	return table_open(pr_table_relid(t), mode);
+	return table_open(lock_checked(t, mode), NoLock);
 }

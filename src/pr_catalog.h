@@ -22,7 +22,9 @@ extern Oid	pr_relid(const char *name);
 extern Oid	pr_table_relid(PrTable t);
 extern Oid	pr_serial_relid(PrTable t);
 extern Oid	pr_index_relid(PrIndex i);
+extern Relation pr_index_open(PrIndex i, Relation heap, LOCKMODE mode);
 extern Relation pr_table_open(PrTable t, LOCKMODE mode);
+extern void pr_tables_lock(uint32 tables, LOCKMODE mode);
 extern Oid	pr_funcid(const char *name, int nargs, const Oid *argtypes);
 
 #endif							/* PR_CATALOG_H */

@@ -25,7 +25,8 @@ static PrStatement idem_get_sql = {
 	"SELECT endpoint, request_hash, response, error, created"
 	"  FROM payment_records.idempotency_key"
 	" WHERE livemode OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2",
-	2, {BOOLOID, TEXTOID}
+	2, {BOOLOID, TEXTOID},
+	PR_TABLE_BIT(PR_T_IDEMPOTENCY_KEY)
 };
 
 /* A stored idempotency key (latest snapshot: we hold the key's lock). */
@@ -43,12 +44,12 @@ pr_store_idem_get(bool livemode, const char *key, PrStoredKey *out)
 		return false;
 	row = pr_spi_row(0);
 	out->endpoint = pr_row_text(row, 1);
-	hash = DatumGetByteaPP(pr_row_datum(row, 2, &isnull));
+	hash = DatumGetByteaPP(pr_row_datum(row, 2, BYTEAOID, &isnull));
 	memset(out->hash, 0, sizeof(out->hash));
 	memcpy(out->hash, VARDATA_ANY(hash), Min(VARSIZE_ANY_EXHDR(hash), sizeof(out->hash)));
 	out->response = pr_row_jsonb(row, 3);
 	out->error = pr_row_jsonb(row, 4);
-	out->created = DatumGetTimestampTz(pr_row_datum(row, 5, &isnull));
+	out->created = DatumGetTimestampTz(pr_row_datum(row, 5, TIMESTAMPTZOID, &isnull));
 	return true;
 }
 
@@ -58,7 +59,8 @@ static PrStatement idem_put_sql = {
 	"INSERT INTO payment_records.idempotency_key"
 	"       (livemode, key, endpoint, request_hash, response, error, created)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	7, {BOOLOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}
+	7, {BOOLOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID, JSONBOID, TIMESTAMPTZOID},
+	PR_TABLE_BIT(PR_T_IDEMPOTENCY_KEY)
 };
 
 /*
@@ -89,7 +91,8 @@ static PrStatement idem_delete_sql = {
 	"idem_delete",
 	"DELETE FROM payment_records.idempotency_key"
 	" WHERE livemode OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2",
-	2, {BOOLOID, TEXTOID}
+	2, {BOOLOID, TEXTOID},
+	PR_TABLE_BIT(PR_T_IDEMPOTENCY_KEY)
 };
 
 /* Forget an idempotency key (an expired one, before it is used anew). */
@@ -111,7 +114,8 @@ static PrStatement purge_keys_sql = {
 	"       SELECT i.ctid FROM payment_records.idempotency_key i"
 	"        WHERE i.created OPERATOR(pg_catalog.<) $1"
 	"        ORDER BY i.created LIMIT $2 FOR UPDATE SKIP LOCKED))",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID},
+	PR_TABLE_BIT(PR_T_IDEMPOTENCY_KEY)
 };
 
 /* Delete up to batch keys created before cutoff; returns how many. */

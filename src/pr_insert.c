@@ -144,7 +144,8 @@ open_table(PrInsertBatch *b, PrTable t)
 /*
  * Insert one row: NOT NULL and CHECK constraints, heap tuple, index
  * entries (unique violations raise as for any INSERT), AFTER ROW triggers
- * queued.
+ * queued.  values and isnull hold the layout's columns; a slot of any
+ * other width (a table altered under us) is refused, never half filled.
  */
 void
 pr_insert_row(PrInsertBatch *b, PrTable t, Datum *values, bool *isnull)
@@ -155,6 +156,13 @@ pr_insert_row(PrInsertBatch *b, PrTable t, Datum *values, bool *isnull)
 	if (b->rri[t] == NULL)
 		open_table(b, t);
 	slot = b->slot[t];
+	/* a backstop: the layout was checked on the table under its lock */
+	if (slot->tts_tupleDescriptor->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has %d columns, payment_records expects %d",
+						pr_layout[t].name, slot->tts_tupleDescriptor->natts, natts),
+				 errhint("The table was altered outside the extension's install and update scripts; undo the change.")));
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, natts * sizeof(Datum));
 	memcpy(slot->tts_isnull, isnull, natts * sizeof(bool));

@@ -24,7 +24,8 @@ static PrStatement api_key_sql = {
 	"SELECT k.id, k.role_name, k.livemode, k.restricted, k.revoked IS NULL"
 	"  FROM payment_records.api_key k"
 	" WHERE k.secret_hash OPERATOR(pg_catalog.=) $1",
-	1, {BYTEAOID}
+	1, {BYTEAOID},
+	0							/* api_key: no layout of pr_layout.h */
 };
 
 /*
@@ -45,9 +46,9 @@ pr_store_api_key(const uint8 *secret_hash, PrApiKey *out)
 		return false;
 	row = pr_spi_row(0);
 	out->id = pr_spi_strdup_out(pr_row_text(row, 1));
-	namestrcpy(&out->role_name, NameStr(*DatumGetName(pr_row_datum(row, 2, &isnull))));
-	out->livemode = DatumGetBool(pr_row_datum(row, 3, &isnull));
-	out->restricted = DatumGetBool(pr_row_datum(row, 4, &isnull));
-	out->active = DatumGetBool(pr_row_datum(row, 5, &isnull));
+	namestrcpy(&out->role_name, NameStr(*DatumGetName(pr_row_datum(row, 2, NAMEOID, &isnull))));
+	out->livemode = DatumGetBool(pr_row_datum(row, 3, BOOLOID, &isnull));
+	out->restricted = DatumGetBool(pr_row_datum(row, 4, BOOLOID, &isnull));
+	out->active = DatumGetBool(pr_row_datum(row, 5, BOOLOID, &isnull));
 	return true;
 }

@@ -4,7 +4,7 @@
  *
  * Each entry is indexed by its enum value, so a column cannot be listed
  * under the wrong number.  pr_catalog.c compares the installed tables
- * with these once per session.
+ * and indexes with these once per session.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -80,10 +80,12 @@ const PrTableLayout pr_layout[PR_T_COUNT] = {
 	[PR_T_IDEMPOTENCY_KEY] = {"idempotency_key", NULL, PR_IK_NATTS, idempotency_key_cols},
 };
 
-const char *const pr_index_name[PR_I_COUNT] = {
-	[PR_I_RECORD_ID] = "payment_record_pkey",
-	[PR_I_RECORD_SEQ] = "payment_record_seq_key",
-	[PR_I_ATTEMPT_CHAIN] = "payment_attempt_record_attempt_key",
-	[PR_I_REFUND_CHAIN] = "refund_pkey",
-	[PR_I_REFUND_REFERENCE] = "refund_reference_key",
+const PrIndexLayout pr_index_layout[PR_I_COUNT] = {
+	[PR_I_RECORD_ID] = {"payment_record_pkey", PR_T_RECORD, 1, {PR_REC_ID}},
+	[PR_I_RECORD_SEQ] = {"payment_record_seq_key", PR_T_RECORD, 1, {PR_REC_SEQ}},
+	[PR_I_ATTEMPT_CHAIN] = {"payment_attempt_record_attempt_key", PR_T_ATTEMPT, 2,
+	{PR_ATT_RECORD_SEQ, PR_ATT_ATTEMPT}},
+	[PR_I_REFUND_CHAIN] = {"refund_pkey", PR_T_REFUND, 2, {PR_RF_RECORD_SEQ, PR_RF_REFUND_NO}},
+	/* named only (pr_api_refund.c), never probed: no shape to check */
+	[PR_I_REFUND_REFERENCE] = {"refund_reference_key", PR_T_REFUND, 0, {0}},
 };

@@ -103,8 +103,29 @@ typedef struct PrTableLayout
 /* the layouts, by PrTable (pr_layout.c) */
 extern const PrTableLayout pr_layout[PR_T_COUNT];
 
-/* the index names, by PrIndex (pr_layout.c) */
-extern const char *const pr_index_name[PR_I_COUNT];
+/*
+ * One index the data layer scans with its own scan keys: a btree on the
+ * key columns listed (pr_layout.h numbers of the table's columns), in
+ * ascending order, each of its column's type with the type's default
+ * operator class, text keys in collation "C", no included columns, no
+ * expression, no predicate, unique.  pr_catalog.c checks the installed
+ * index against this once per session, as it checks the tables.  An
+ * index that is only named, never scanned, has nkeys 0 (not checked).
+ */
+#define PR_INDEX_MAXKEYS 2
+typedef struct PrIndexLayout
+{
+	const char *name;
+	PrTable		table;
+	int			nkeys;
+	int			keys[PR_INDEX_MAXKEYS];
+} PrIndexLayout;
+
+/* the indexes, by PrIndex (pr_layout.c) */
+extern const PrIndexLayout pr_index_layout[PR_I_COUNT];
+
+/* A set of laid-out tables: the bit of each (PrStatement.tables). */
+#define PR_TABLE_BIT(t)	(1u << (t))
 
 /* A column's attribute number (1-based) from its enum value. */
 #define PR_ATTNO(col)	((col) + 1)

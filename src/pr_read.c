@@ -41,9 +41,9 @@ read_attempt(PrRow row, PrAttempt *a)
 	bool		isnull;
 
 	strlcpy(a->id, pr_row_text(row, C_ATT_ID), PR_ID_MAXLEN);
-	a->attempt = DatumGetInt32(pr_row_datum(row, C_ATT_ATTEMPT, &isnull));
+	a->attempt = DatumGetInt32(pr_row_datum(row, C_ATT_ATTEMPT, INT4OID, &isnull));
 	a->status = pr_status_from_text(pr_row_text(row, C_ATT_STATUS));
-	a->created = DatumGetTimestampTz(pr_row_datum(row, C_ATT_CREATED, &isnull));
+	a->created = DatumGetTimestampTz(pr_row_datum(row, C_ATT_CREATED, TIMESTAMPTZOID, &isnull));
 	a->customer_details = pr_row_jsonb(row, C_ATT_CUSTOMER_DETAILS);
 	a->customer_presence = pr_row_text(row, C_ATT_CUSTOMER_PRESENCE);
 	a->description = pr_row_text(row, C_ATT_DESCRIPTION);
@@ -61,7 +61,7 @@ read_record_row(PrRow row, PrRecord *rec, bool livemode)
 	Datum		d;
 
 	read_attempt(row, &rec->latest);
-	d = pr_row_datum(row, C_REFUND_NO, &isnull);
+	d = pr_row_datum(row, C_REFUND_NO, INT4OID, &isnull);
 	if (isnull)
 	{
 		rec->refund_count = 0;
@@ -70,13 +70,13 @@ read_record_row(PrRow row, PrRecord *rec, bool livemode)
 	else
 	{
 		rec->refund_count = DatumGetInt32(d);
-		rec->refunded = DatumGetInt64(pr_row_datum(row, C_REFUNDED_TOTAL, &isnull));
+		rec->refunded = DatumGetInt64(pr_row_datum(row, C_REFUNDED_TOTAL, INT8OID, &isnull));
 	}
 	rec->livemode = livemode;
-	rec->seq = DatumGetInt64(pr_row_datum(row, C_REC_SEQ, &isnull));
-	rec->created = DatumGetTimestampTz(pr_row_datum(row, C_REC_CREATED, &isnull));
+	rec->seq = DatumGetInt64(pr_row_datum(row, C_REC_SEQ, INT8OID, &isnull));
+	rec->created = DatumGetTimestampTz(pr_row_datum(row, C_REC_CREATED, TIMESTAMPTZOID, &isnull));
 	strlcpy(rec->currency, pr_row_text(row, C_REC_CURRENCY), sizeof(rec->currency));
-	rec->amount = DatumGetInt64(pr_row_datum(row, C_REC_AMOUNT, &isnull));
+	rec->amount = DatumGetInt64(pr_row_datum(row, C_REC_AMOUNT, INT8OID, &isnull));
 	strlcpy(rec->id, pr_row_text(row, C_REC_ID), PR_ID_MAXLEN);
 }
 
@@ -94,7 +94,8 @@ static PrStatement fetch_record_sql = {
 	" LEFT JOIN LATERAL (SELECT refund_no, refunded_total FROM payment_records.refund"
 	" WHERE record_seq OPERATOR(pg_catalog.=) r.seq ORDER BY refund_no DESC LIMIT 1) h ON true"
 	" WHERE r.id OPERATOR(pg_catalog.=) $1 AND r.livemode OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, BOOLOID}
+	2, {TEXTOID, BOOLOID},
+	PR_TABLE_BIT(PR_T_RECORD) | PR_TABLE_BIT(PR_T_ATTEMPT) | PR_TABLE_BIT(PR_T_REFUND)
 };
 
 /* A record, its latest attempt and refund total, for reading. */
@@ -124,7 +125,8 @@ static PrStatement fetch_attempt_sql = {
 	" LEFT JOIN LATERAL (SELECT refund_no, refunded_total FROM payment_records.refund"
 	" WHERE record_seq OPERATOR(pg_catalog.=) r.seq ORDER BY refund_no DESC LIMIT 1) h ON true"
 	" WHERE a.id OPERATOR(pg_catalog.=) $1 AND r.livemode OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, BOOLOID}
+	2, {TEXTOID, BOOLOID},
+	PR_TABLE_BIT(PR_T_RECORD) | PR_TABLE_BIT(PR_T_ATTEMPT) | PR_TABLE_BIT(PR_T_REFUND)
 };
 
 /* An attempt by id in one mode, with its record. */
@@ -147,7 +149,8 @@ static PrStatement attempt_cursor_sql = {
 	"attempt_cursor",
 	"SELECT attempt FROM payment_records.payment_attempt_record"
 	" WHERE id OPERATOR(pg_catalog.=) $1 AND record_seq OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, INT8OID}
+	2, {TEXTOID, INT8OID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /* Attempt number of a cursor id, which must belong to the record. */
@@ -161,7 +164,7 @@ pr_store_attempt_cursor(int64 record_seq, const char *id, int32 *attempt)
 	v[1] = Int64GetDatum(record_seq);
 	if (pr_spi_run(&attempt_cursor_sql, v, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
-	*attempt = DatumGetInt32(pr_row_datum(pr_spi_row(0), 1, &isnull));
+	*attempt = DatumGetInt32(pr_row_datum(pr_spi_row(0), 1, INT4OID, &isnull));
 	return true;
 }
 
@@ -174,7 +177,8 @@ static PrStatement list_attempts_desc_sql = {
 	" FROM payment_records.payment_attempt_record a"
 	" WHERE a.record_seq OPERATOR(pg_catalog.=) $1 AND a.attempt OPERATOR(pg_catalog.<) $2"
 	" ORDER BY a.attempt DESC LIMIT $3",
-	3, {INT8OID, INT4OID, INT8OID}
+	3, {INT8OID, INT4OID, INT8OID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /* a page of a record's attempts, oldest first, above an attempt number */
@@ -186,7 +190,8 @@ static PrStatement list_attempts_asc_sql = {
 	" FROM payment_records.payment_attempt_record a"
 	" WHERE a.record_seq OPERATOR(pg_catalog.=) $1 AND a.attempt OPERATOR(pg_catalog.>) $2"
 	" ORDER BY a.attempt LIMIT $3",
-	3, {INT8OID, INT4OID, INT8OID}
+	3, {INT8OID, INT4OID, INT8OID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /*
@@ -217,7 +222,8 @@ static PrStatement record_cursor_sql = {
 	"record_cursor",
 	"SELECT created, seq FROM payment_records.payment_record"
 	" WHERE id OPERATOR(pg_catalog.=) $1 AND livemode OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, BOOLOID}
+	2, {TEXTOID, BOOLOID},
+	PR_TABLE_BIT(PR_T_RECORD)
 };
 
 /* created and seq of a record used as a list cursor. */
@@ -233,8 +239,8 @@ pr_store_record_cursor(const char *id, bool livemode, TimestampTz *created, int6
 	if (pr_spi_run(&record_cursor_sql, v, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
 	row = pr_spi_row(0);
-	*created = DatumGetTimestampTz(pr_row_datum(row, 1, &isnull));
-	*seq = DatumGetInt64(pr_row_datum(row, 2, &isnull));
+	*created = DatumGetTimestampTz(pr_row_datum(row, 1, TIMESTAMPTZOID, &isnull));
+	*seq = DatumGetInt64(pr_row_datum(row, 2, INT8OID, &isnull));
 	return true;
 }
 
@@ -260,7 +266,8 @@ static PrStatement list_records_desc_sql = {
 	" LEFT JOIN LATERAL (SELECT refund_no, refunded_total FROM payment_records.refund"
 	" WHERE record_seq OPERATOR(pg_catalog.=) r.seq ORDER BY refund_no DESC LIMIT 1) h ON true"
 	" ORDER BY r.created DESC, r.seq DESC",
-	6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID},
+	PR_TABLE_BIT(PR_T_RECORD) | PR_TABLE_BIT(PR_T_ATTEMPT) | PR_TABLE_BIT(PR_T_REFUND)
 };
 
 /* the same page, oldest first */
@@ -281,7 +288,8 @@ static PrStatement list_records_asc_sql = {
 	" LEFT JOIN LATERAL (SELECT refund_no, refunded_total FROM payment_records.refund"
 	" WHERE record_seq OPERATOR(pg_catalog.=) r.seq ORDER BY refund_no DESC LIMIT 1) h ON true"
 	" ORDER BY r.created ASC, r.seq ASC",
-	6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID}
+	6, {BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID},
+	PR_TABLE_BIT(PR_T_RECORD) | PR_TABLE_BIT(PR_T_ATTEMPT) | PR_TABLE_BIT(PR_T_REFUND)
 };
 
 /*
@@ -315,7 +323,8 @@ pr_store_list_records(bool livemode, bool asc, TimestampTz lo, TimestampTz hi,
 static PrStatement has_records_sql = {
 	"has_records",
 	"SELECT 1 FROM payment_records.payment_record LIMIT 1",
-	0, {InvalidOid}
+	0, {InvalidOid},
+	PR_TABLE_BIT(PR_T_RECORD)
 };
 
 /* Is there any payment record at all (latest snapshot)? */

@@ -76,7 +76,7 @@ static bool
 lock_record_row(Relation rel, PrIndex index, Datum key, Oid eqproc, int want_live,
 				bool lock, TupleTableSlot *slot)
 {
-	Relation	idx = index_open(pr_index_relid(index), AccessShareLock);
+	Relation	idx = pr_index_open(index, rel, AccessShareLock);
 	ScanKeyData skey;
 	Snapshot	snap;
 	IndexScanDesc scan;
@@ -170,7 +170,7 @@ static bool
 chain_row(Relation rel, PrIndex index, int64 record_seq, int32 n, Snapshot snap,
 		  TupleTableSlot *slot)
 {
-	Relation	idx = index_open(pr_index_relid(index), AccessShareLock);
+	Relation	idx = pr_index_open(index, rel, AccessShareLock);
 	ScanKeyData key[2];
 	int			nkeys = n > 0 ? 2 : 1;
 	IndexScanDesc scan;
@@ -366,7 +366,7 @@ bool
 pr_store_record_exists(const char *id, bool livemode)
 {
 	Relation	rel = pr_table_open(PR_T_RECORD, AccessShareLock);
-	Relation	idx = index_open(pr_index_relid(PR_I_RECORD_ID), AccessShareLock);
+	Relation	idx = pr_index_open(PR_I_RECORD_ID, rel, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	ScanKeyData key;
 	Snapshot	snap;

@@ -10,11 +10,16 @@
  * the search_path of whoever runs it next (a trigger fired by the owner's
  * own DML, say), so nothing may depend on that path; and before each one
  * runs, pr_ext_namespace() has checked that the schema of that name is
- * the extension's own (pr_catalog.c).
+ * the extension's own (pr_catalog.c), and the tables it declares have
+ * been locked and their layouts checked (pr_tables_lock), as the direct
+ * reads and writes check theirs: a table altered by its owner fails the
+ * call with 55000 before any SQL runs.  The row readers check each
+ * column's type too, a backstop that costs a comparison.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
@@ -81,6 +86,8 @@ pr_spi_run(PrStatement *st, Datum *values, const char *nulls, bool latest, int e
 
 	/* the schema named in the SQL text is the extension's own */
 	(void) pr_ext_namespace();
+	/* its tables, locked as the statement will lock them, have their layout */
+	pr_tables_lock(st->tables, expect == SPI_OK_SELECT ? AccessShareLock : RowExclusiveLock);
 	if (latest)
 		rc = SPI_execute_snapshot(statement_plan(st), values, nulls,
 								  GetLatestSnapshot(), InvalidSnapshot,
@@ -105,10 +112,21 @@ pr_spi_row(uint64 i)
 	return row;
 }
 
-/* Column c (1-based) of row. */
+/*
+ * Column c (1-based) of row, which must be of type type.  The layouts were
+ * checked before the statement ran, but a table altered between that
+ * check and the statement's own lock would change a column's type under
+ * the reader: refused with 55000, never decoded as the wrong type.
+ */
 Datum
-pr_row_datum(PrRow row, int c, bool *isnull)
+pr_row_datum(PrRow row, int c, Oid type, bool *isnull)
 {
+	if (c < 1 || c > row.desc->natts || TupleDescAttr(row.desc, c - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column %d of a payment_records query result is not of type %s",
+						c, format_type_be(type)),
+				 errhint("One of the extension's tables was altered outside its install and update scripts; undo the change.")));
 	return SPI_getbinval(row.tuple, row.desc, c, isnull);
 }
 
@@ -117,7 +135,7 @@ char *
 pr_row_text(PrRow row, int c)
 {
 	bool		isnull;
-	Datum		d = pr_row_datum(row, c, &isnull);
+	Datum		d = pr_row_datum(row, c, TEXTOID, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
@@ -127,7 +145,7 @@ Jsonb *
 pr_row_jsonb(PrRow row, int c)
 {
 	bool		isnull;
-	Datum		d = pr_row_datum(row, c, &isnull);
+	Datum		d = pr_row_datum(row, c, JSONBOID, &isnull);
 
 	return isnull ? NULL : DatumGetJsonbPCopy(d);
 }

@@ -14,15 +14,21 @@
 #include "executor/spi.h"
 #include "utils/jsonb.h"
 
+#include "pr_layout.h"
+
 #define PR_SPI_MAXARGS 8
 
-/* One SQL statement, its parameter types, and its kept plan. */
+/*
+ * One SQL statement, its parameter types, the laid-out tables it reads or
+ * writes (their layouts are checked before it runs), and its kept plan.
+ */
 typedef struct PrStatement
 {
 	const char *name;			/* for error messages */
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[PR_SPI_MAXARGS];
+	uint32		tables;			/* PR_TABLE_BIT(t) of each table it names */
 	SPIPlanPtr	plan;			/* NULL until first run */
 } PrStatement;
 
@@ -45,8 +51,9 @@ extern Jsonb *pr_spi_finish_jsonb(Jsonb *result);
 /*
  * Run a statement with $n parameters values (nulls: SPI's ' '/'n' flags,
  * or NULL for none); latest: with the latest snapshot instead of the
- * statement's.  An SPI result other than expect is an internal error.
- * Returns the number of rows processed.
+ * statement's.  The layouts of its tables are checked first (55000 if
+ * one was altered).  An SPI result other than expect is an internal
+ * error.  Returns the number of rows processed.
  */
 extern uint64 pr_spi_run(PrStatement *st, Datum *values, const char *nulls,
 						 bool latest, int expect);
@@ -54,8 +61,11 @@ extern uint64 pr_spi_run(PrStatement *st, Datum *values, const char *nulls,
 /* Row i of the last statement's result. */
 extern PrRow pr_spi_row(uint64 i);
 
-/* Column c (1-based) of a row; its text as a palloc'd string; a jsonb copy. */
-extern Datum pr_row_datum(PrRow row, int c, bool *isnull);
+/*
+ * Column c (1-based) of a row, which must be of type type (else 55000);
+ * its text as a palloc'd string; a jsonb copy.
+ */
+extern Datum pr_row_datum(PrRow row, int c, Oid type, bool *isnull);
 extern char *pr_row_text(PrRow row, int c);
 extern Jsonb *pr_row_jsonb(PrRow row, int c);
 

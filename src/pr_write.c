@@ -142,7 +142,8 @@ static PrStatement set_attempt_metadata_sql = {
 	"set_attempt_metadata",
 	"UPDATE payment_records.payment_attempt_record SET metadata = $2"
 	" WHERE id OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, JSONBOID}
+	2, {TEXTOID, JSONBOID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /* Replace the metadata of attempt a (NULL: none), in the row and in *a. */
@@ -166,7 +167,8 @@ static PrStatement set_attempt_state_sql = {
 	"   SET status = $2, guaranteed_at = $3, failed_at = $4, canceled_at = $5,"
 	"       metadata = $6"
 	" WHERE id OPERATOR(pg_catalog.=) $1",
-	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID}
+	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /*
@@ -211,7 +213,8 @@ static PrStatement set_attempt_info_sql = {
 	"UPDATE payment_records.payment_attempt_record"
 	"   SET customer_details = $2, description = $3, metadata = $4, shipping_details = $5"
 	" WHERE id OPERATOR(pg_catalog.=) $1",
-	5, {TEXTOID, JSONBOID, TEXTOID, JSONBOID, JSONBOID}
+	5, {TEXTOID, JSONBOID, TEXTOID, JSONBOID, JSONBOID},
+	PR_TABLE_BIT(PR_T_ATTEMPT)
 };
 
 /* Write an attempt's informational fields as they are in *a. */
