@@ -369,16 +369,20 @@ lock_checked(PrTable t, LOCKMODE mode)
 /*
  * The OID of one of the laid-out tables, its layout checked (see the file
  * header) the first time in a session and after any invalidation; later
- * calls cost an array lookup.  A check takes an AccessShareLock on the
- * table, kept to the end of the transaction: the caller goes on to use
- * the table (a range table entry, a trigger's relation).
+ * calls cost an array lookup.  The check locks the table and releases
+ * that lock after (one held before stays held): whoever opens the table
+ * later does so with pr_table_open, which checks again under its own lock.
  */
 Oid
 pr_table_relid(PrTable t)
 {
+	Oid			oid;
+
 	if (table_gen[t] == generation && OidIsValid(table_oid[t]))
 		return table_oid[t];
-	return lock_checked(t, AccessShareLock);
+	oid = lock_checked(t, AccessShareLock);
+	UnlockRelationOid(oid, AccessShareLock);
+	return oid;
 }
 
 /*

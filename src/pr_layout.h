@@ -7,11 +7,13 @@
  * = enum value + 1), the serial sequences and the indexes the data layer
  * probes.  The insert code (pr_insert.c), the store (pr_scan.c and the
  * SQL readers) and the constraint triggers (pr_triggers.c) all address
- * columns through these numbers.  pr_catalog.c checks each table against
- * this layout once per session, when it first resolves the table's OID,
- * and refuses a table that differs with SQLSTATE 55000
- * (object_not_in_prerequisite_state).  A change to a table in an update
- * script must change this header too.
+ * columns through these numbers.  pr_catalog.c checks each table (and
+ * each index of PrIndex) against this layout once per session, and again
+ * after any invalidation, on the table as it is under the caller's lock,
+ * and refuses a table or index that differs with SQLSTATE 55000
+ * (object_not_in_prerequisite_state).  A change to a table or one of
+ * these indexes in an update script must change this header (and
+ * pr_layout.c) too.
  *-------------------------------------------------------------------------
  */
 #ifndef PR_LAYOUT_H
