@@ -129,8 +129,64 @@ is(r("SELECT payment_records.report_payment($pay, 'order-1') ->> 'id'"), $k1,
 like(r_err("SELECT payment_records.report_payment(jsonb_set($pay, '{amount_requested,value}', '999'), 'order-1')"),
 	qr/idempotency key was already used/, 'and the key keeps its parameters');
 
-# records by shard, for the races
+# records by shard, for the races: at least six on each shard
 my @by_shard = map { my $k = $_; [ grep { shard_of($_) == $k } @ids ] } 0 .. 2;
+for (1 .. 200)
+{
+	last unless grep { @$_ < 6 } @by_shard;
+	my $id = r("SELECT payment_records.report_payment($pay) ->> 'id'");
+	push @ids, $id;
+	push @{ $by_shard[ shard_of($id) ] }, $id;
+}
+
+# --- errors through the router are the node's -----------------------------
+# SQLSTATE, message, detail (Stripe code), hint and column (Stripe param) of
+# the error a call raises, as the application sees them
+sub err_fields
+{
+	my ($node, $call) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', qq{SET ROLE app;
+DO \$d\$ DECLARE a text; b text; c text; d text; e text;
+BEGIN
+    PERFORM $call;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS a = RETURNED_SQLSTATE, b = MESSAGE_TEXT, c = PG_EXCEPTION_DETAIL,
+                            d = PG_EXCEPTION_HINT, e = COLUMN_NAME;
+    RAISE NOTICE 'fields %|%|%|%|%', a, b, c, d, e;
+END \$d\$;});
+	return $err =~ /fields (.*)/ ? $1 : "no error ($err)";
+}
+my $R0 = $by_shard[0][0];
+for my $call (
+	q{payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": -5}}')},
+	q{payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 100}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}, "outcome": "bogus"}')},
+	qq{payment_records.retrieve_payment_record('pr_000000000000000000000000')},
+	qq{payment_records.report_refund('$R0', ${\ refund_params('err-ref', 100000)})},
+	qq{payment_records.report_refund('$R0', '{"outcome": "refunded", "amount": {"currency": "usd", "value": 100000}}')},
+	qq{payment_records.report_payment_attempt_failed('$R0', '{"failed_at": 1730253460}')},
+	q{payment_records.to_major(100, 'xyz')})
+{
+	my $direct = err_fields($shards[0], $call);
+	is(err_fields($router, $call), $direct, "the node's error through the router: $direct");
+}
+unlike(r_err(qq{SELECT payment_records.report_refund('$R0', ${\ refund_params('err-ref', 100000)})}),
+	qr/REMOTE ERROR|plproxy/i, 'no PL/Proxy prefix in the message');
+
+# request(): a refund with a reference refused with a key: the refused
+# answer is stored under the key (a retry replays it), and the reference
+# stays free
+my $req_refund = qq{SELECT status || ' ' || body::text FROM payment_records.request('POST',
+	'/v1/payment_records/$R0/report_refund', ${\ refund_params('req-refused', 100000)}, 'req-refused-key')};
+my $refused = r($req_refund);
+like($refused, qr/^400 /, 'request(): a refund over the limit is refused');
+is(r($req_refund), $refused, 'request(): its retry replays the same answer');
+is($shards[0]->safe_psql('postgres',
+	q{SELECT count(*) FROM payment_records.idempotency_key WHERE key = 'req-refused-key'}), '1',
+	'request(): the refused answer is stored under the key on the record\'s shard');
+is(r(q{SELECT count(*) FROM payment_records.reconcile_reference_claims('0')}), '0',
+	'request(): no claim left by the refused refund');
+like(r(qq{SELECT payment_records.report_refund('$by_shard[1][0]', ${\ refund_params('req-refused', 10)}) ->> 'id'}),
+	qr/^pr_/, 'request(): the reference of the refused refund is free for another record');
 
 # --- concurrent clients ------------------------------------------------------
 $router->safe_psql('postgres', q{
@@ -370,10 +426,23 @@ is($reporting->safe_psql('postgres', $totals),
 	join("\n", map { join(' ', $_, @{ $sum{$_} }) } sort keys %sum),
 	'the reporting database\'s daily_summary is the sum of the shards\'');
 
-# --- adding a shard: new records only; claims stay where they are --------
+# --- adding a shard: new records only; keys and claims stay where they are
 my $used_ref = (sort keys %ref_uses)[0];
-$router->safe_psql('postgres',
-	'INSERT INTO payment_records_router.settings (claim_shards) VALUES (3)');
+is($router->safe_psql('postgres',
+	'SELECT key_shards || \' \' || claim_shards FROM payment_records_router.settings'),
+	'3 3', 'router.sql fixed key_shards and claim_shards at the shard count');
+# keyed payments made before the shard is added, retried after it
+my %keyed;
+for my $i (1 .. 12)
+{
+	$keyed{"grow-$i"} = r("SELECT payment_records.report_payment($pay, 'grow-$i')");
+}
+my $moved = 0;
+for my $k (keys %keyed)
+{
+	$moved++ if r("SELECT abs(hashtextextended('$k', 0) % 4) <> payment_records_router.key_shard_of('$k')") eq 't';
+}
+ok($moved > 0, "$moved of the 12 keys would move if keys hashed over 4 shards");
 my $shard3 = new_node('shard3');
 run_setup($shard3, 'shard.sql', shard => 3);
 push @shards, $shard3;
@@ -381,6 +450,18 @@ run_setup($reporting, 'subscribe.sql', shard => 3, conn => $shard3->connstr('pos
 $router->safe_psql('postgres', "ALTER SERVER payment_records_shards OPTIONS (ADD p3 '"
 	  . ($shard3->connstr('postgres') =~ s/'//gr) . "')");
 is(r('SELECT payment_records_router.shard_count()'), '4', 'a fourth shard added');
+is(scalar(grep { r("SELECT payment_records.report_payment($pay, '$_')") ne $keyed{$_} } sort keys %keyed),
+	0, 'a retry of a keyed payment made before the shard was added gives the same answer');
+is(scalar(grep { r("(SELECT status || ' ' || (body ->> 'id') FROM payment_records.request('POST',
+	'/v1/payment_records/report_payment', $pay, '$_'))") ne '200 ' . ($keyed{$_} =~ s/.*"id": "([^"]+)".*/$1/sr) }
+	sort keys %keyed), 0, 'the same through request()');
+my $stored = 0;
+$stored += $_ for split /
+/, on_all_shards(
+	q{SELECT count(*) FROM payment_records.idempotency_key WHERE key LIKE 'grow-%'});
+is($stored, 12, 'one stored answer per key across the four shards: no call ran twice');
+is($shard3->safe_psql('postgres', q{SELECT count(*) FROM payment_records.idempotency_key}), '0',
+	'the new shard takes no keyed payment');
 my %spread;
 $spread{ shard_of(r("SELECT payment_records.report_payment($pay) ->> 'id'")) }++ for 1 .. 24;
 ok($spread{3}, 'new payments land on the new shard too');
