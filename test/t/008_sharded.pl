@@ -476,6 +476,68 @@ like(r("SELECT payment_records.report_refund('$new_rec', ${\ refund_params($new_
 like(r_err("SELECT payment_records.report_refund('$ids[0]', ${\ refund_params($new_ref, 10)})"),
 	qr/already been used/, 'whose reference is then refused on an old shard');
 
+# --- the HTTP gateway against the router -----------------------------------
+my $gw_bin = "$FindBin::RealBin/../../src/gateway/payment_records_gateway";
+SKIP:
+{
+	skip 'the gateway was not built', 9 unless -x $gw_bin;
+	my $sk = $router->safe_psql('postgres',
+		q{SELECT secret FROM payment_records.create_api_key('app', false)});
+	like($sk, qr/^sk_test_/, 'an API key made through the router');
+	is($shards[0]->safe_psql('postgres', 'SELECT count(*) FROM payment_records.api_key'), '1',
+		'it lives on shard 0, the key shard');
+	my $gw_log = PostgreSQL::Test::Utils::tempdir() . '/gateway.log';
+	my $gw = IPC::Run::start(
+		[ $gw_bin, '--listen', '127.0.0.1', '--port', '0', '--pool', '2',
+		  '--conninfo', $router->connstr('postgres') . ' user=app_gateway' ],
+		'>', '/dev/null', '2>', $gw_log);
+	my $gw_port;
+	for (1 .. 100)
+	{
+		last if ($gw_port) = slurp_file($gw_log) =~ /listening on 127\.0\.0\.1 port (\d+)/;
+		sleep 0.1;
+	}
+	die 'the gateway did not start: ' . slurp_file($gw_log) unless $gw_port;
+	# curl METHOD PATH [FORM] [KEY]: "status body"
+	my $http = sub {
+		my ($method, $path, $form, $key) = @_;
+		my ($out, $err);
+		IPC::Run::run(
+			[ 'curl', '-s', '-X', $method, '-u', ($key // $sk) . ':',
+			  '-w', '\n%{http_code}', (defined $form ? ('-d', $form) : ()),
+			  "http://127.0.0.1:$gw_port$path" ],
+			'>', \$out, '2>', \$err);
+		my ($body, $status) = $out =~ /^(.*)\n(\d+)$/s;
+		return ($status // 'none', $body // $err);
+	};
+	my $form = 'amount_requested[currency]=usd&amount_requested[value]=5000&initiated_at=1730253453'
+	  . '&payment_method_details[payment_method]=pm_1&outcome=guaranteed&guaranteed[guaranteed_at]=1730253460';
+	my ($st, $body) = $http->('POST', '/v1/payment_records/report_payment', $form);
+	is($st, 200, 'HTTP through the router: report_payment');
+	my ($gid) = $body =~ /"id": "(pr_[0-9A-Za-z]+)"/;
+	my $gshard = shard_of($gid);
+	is($shards[$gshard]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.payment_record WHERE id = '$gid'"), '1',
+		'the payment is on the shard its id names');
+	my $refund_form = 'outcome=refunded&processor_details[type]=custom'
+	  . '&processor_details[custom][refund_reference]=http-ref-1&amount[currency]=usd&amount[value]=700';
+	($st, $body) = $http->('POST', "/v1/payment_records/$gid/report_refund", $refund_form);
+	is($st, 200, 'HTTP through the router: a refund with a reference');
+	is($shards[$gshard]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.refund WHERE refund_reference = 'http-ref-1'"), '1',
+		'the refund is on the record\'s shard');
+	($st, $body) = $http->('POST', "/v1/payment_records/$gid/report_refund",
+		$refund_form =~ s/http-ref-1/http-ref-2/r =~ s/=700/=9000/r);
+	like("$st $body", qr/^400 .*"param": "amount\[value\]"/s,
+		'HTTP through the router: a refund over the limit is the node\'s 400 with its param');
+	($st, $body) = $http->('GET', "/v1/payment_records/$gid");
+	like("$st $body", qr/^200 .*"value": 700/s, 'HTTP through the router: retrieve');
+	($st, $body) = $http->('GET', '/v1/payment_records?limit=1', undef, 'sk_test_nosuchkey0000');
+	is($st, 401, 'HTTP through the router: an unknown key is refused');
+	$gw->signal('TERM');
+	$gw->finish;
+}
+
 # lag: a write through the router until it is visible on the reporting node
 my @lags;
 for (1 .. 5)
