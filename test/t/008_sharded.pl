@@ -359,6 +359,191 @@ for my $case (
 		"$who killed after step $step: no claim left pending");
 }
 
+# --- kill -9 under load -------------------------------------------------------
+# Clients (separate psql connections through the router, one per call)
+# report refunds with references from a pool, on six records (two per
+# shard), each call pausing after a random step of the reference protocol
+# (none, 1 or 2; its application_name says which, and the record's and the
+# claim's shards), and keyed payments, retried with the same key until
+# answered.  Meanwhile the router, then a record's shard, then a claiming
+# shard are killed with SIGKILL (postmaster and every backend) while a
+# call waits after step 1, and again after step 2, and restarted.  Then:
+# every acknowledged refund and payment is on its shard, no reference is
+# used twice, no record is refunded past its amount, one stored answer per
+# key, and reconcile_reference_claims settles every claim left behind.
+# PR_SHARDED_FAULT_ROUNDS repeats the six kills (the long version).
+my $fault_rounds  = env_int('PR_SHARDED_FAULT_ROUNDS',  1);
+my $fault_clients = env_int('PR_SHARDED_FAULT_CLIENTS', 4);
+my $big = q('{"amount_requested": {"currency": "usd", "value": 3000}, "initiated_at": 1730253453,
+  "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed",
+  "guaranteed": {"guaranteed_at": 1730253460}}');
+my @load_by_shard = ([], [], []);
+for (1 .. 200)
+{
+	last unless grep { @$_ < 2 } @load_by_shard;
+	my $id = r("SELECT payment_records.report_payment($big) ->> 'id'");
+	push @{ $load_by_shard[ shard_of($id) ] }, $id;
+}
+my @load_ids = map { @{$_}[0 .. 1] } @load_by_shard;
+my $nrefs = 200;
+my @ref_claim = map { claim_shard_of("load-$_") } 0 .. $nrefs;
+my $ldir = PostgreSQL::Test::Utils::tempdir();
+PostgreSQL::Test::Utils::append_to_file("$ldir/maps.sh",
+	'ids=(' . join(' ', @load_ids) . ")\n"
+	  . 'rshard=(' . join(' ', map { shard_of($_) } @load_ids) . ")\n"
+	  . 'cshard=(' . join(' ', @ref_claim) . ")\n");
+PostgreSQL::Test::Utils::append_to_file("$ldir/load.sh", <<'SH');
+# load.sh CONNSTR CLIENT OUT DIR: calls through the router until DIR/stop
+conn=$1; c=$2; out=$3; dir=$4
+source "$dir/maps.sh"
+pay='{"amount_requested": {"currency": "usd", "value": 500}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}}'
+i=0
+while [ ! -e "$dir/stop" ] && [ $i -lt 3000 ]; do
+    i=$((i + 1))
+    if [ $((RANDOM % 4)) = 0 ]; then
+        key="load-$c-$i"; tries=0; r=
+        while [ $tries -lt 40 ]; do
+            tries=$((tries + 1))
+            r=$(psql -X -At -d "$conn application_name=load-pay" \
+                -c "SET ROLE app" -c "SELECT payment_records.report_payment('$pay', '$key') ->> 'id'" 2>/dev/null | tail -1)
+            case $r in pr_*) break ;; esac
+            r=none; sleep 0.25
+        done
+        echo "pay $key $r $tries" >>"$out"
+    else
+        n=$((RANDOM % 6)); ref=$((RANDOM % 200 + 1)); amt=$((RANDOM % 100 + 20)); step=$((RANDOM % 3))
+        r=$(psql -X -At -d "$conn application_name=s${step}r${rshard[$n]}c${cshard[$ref]}" \
+            -c "SET ROLE app" -c "SET payment_records_router.debug_pause_after_step = $step" \
+            -c "SET payment_records_router.debug_pause_seconds = 0.2" \
+            -c "SELECT payment_records.report_refund('${ids[$n]}', '{\"outcome\": \"refunded\", \"processor_details\": {\"type\": \"custom\", \"custom\": {\"refund_reference\": \"load-$ref\"}}, \"amount\": {\"currency\": \"usd\", \"value\": $amt}}') ->> 'id'" 2>&1 | tr '\n\t' '  ')
+        echo "refund ${ids[$n]} load-$ref $amt | $r" >>"$out"
+    fi
+done
+SH
+
+# SIGKILL a node's postmaster and all its processes, as a crash would
+sub kill9
+{
+	my ($node) = @_;
+	open my $fh, '<', $node->data_dir . '/postmaster.pid' or die 'no postmaster.pid';
+	chomp(my $pm = <$fh>);
+	close $fh;
+	my @kids;
+	for my $p (glob '/proc/[0-9]*')
+	{
+		open my $st, '<', "$p/stat" or next;
+		my $line = <$st>;
+		close $st;
+		push @kids, $1 if defined $line && $line =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $pm;
+	}
+	kill 'KILL', $pm, @kids;
+	for (1 .. 100)
+	{
+		last unless grep { kill 0, $_ } $pm, @kids;
+		sleep 0.05;
+	}
+	$node->_update_pid(-1);
+}
+
+my $conn = $router->connstr('postgres');
+my @clients = map {
+	IPC::Run::start([ 'bash', "$ldir/load.sh", $conn, $_, "$ldir/out.$_", $ldir ],
+		'>', '/dev/null', '2>', "$ldir/err.$_")
+} 1 .. $fault_clients;
+my %hit;
+for my $round (1 .. $fault_rounds)
+{
+	for my $case (
+		[ 'router', 1 ], [ 'router', 2 ],
+		[ "record's shard", 1 ], [ "record's shard", 2 ],
+		[ 'claiming shard', 1 ], [ 'claiming shard', 2 ])
+	{
+		my ($who, $step) = @$case;
+		# a call waiting after this step, whose record and claim are on
+		# different shards
+		my ($app, $rs, $cs);
+		for (1 .. 200)
+		{
+			my ($ret, $o) = $router->psql('postgres', qq{
+SELECT application_name FROM pg_stat_activity
+WHERE application_name ~ '^s${step}r[0-9]c[0-9]\$' AND wait_event = 'PgSleep'
+  AND substr(application_name, 4, 1) <> substr(application_name, 6, 1) LIMIT 1});
+			if ($ret == 0 && $o =~ /^s\dr(\d)c(\d)$/) { ($app, $rs, $cs) = ($o, $1, $2); last; }
+			sleep 0.05;
+		}
+		next unless defined $app;
+		my $victim = $who eq 'router' ? $router : $who eq "record's shard" ? $shards[$rs] : $shards[$cs];
+		kill9($victim);
+		sleep 0.3;
+		$victim->start;
+		$hit{"$who $step"}++;
+		note "round $round: $who killed (SIGKILL) while a call waited after step $step ($app)";
+		sleep 0.7;
+	}
+}
+sleep 1;
+PostgreSQL::Test::Utils::append_to_file("$ldir/stop", '');
+$_->finish for @clients;
+is(scalar(keys %hit), 6, 'under load: each of the three parties killed after step 1 and after step 2 ('
+	  . join(', ', map { "$_: $hit{$_}" } sort keys %hit) . ')');
+
+my @lines = map { split /\n/, slurp_file("$ldir/out.$_") } grep { -e "$ldir/out.$_" } 1 .. $fault_clients;
+# acknowledged: the call printed its refund's id and no error
+my @acked_refunds = grep { /^refund \S+ \S+ \d+ \|.*\bpr_[0-9A-Za-z]{24}\s*$/ && !/ERROR|FATAL|error:/ } @lines;
+my %is_acked = map { $_ => 1 } @acked_refunds;
+my @acked_pays = grep { /^pay \S+ pr_/ } @lines;
+my %why;
+for (grep { /^refund / && !$is_acked{$_} } @lines)
+{
+	my $r = (split / \| /, $_, 2)[1] // '';
+	$why{ $r =~ /already been used/ ? 'reference already used'
+		: $r =~ /exceeds|amount_too_large/ ? 'over the limit'
+		: $r =~ /connection to server was lost|server closed the connection|terminating connection|REMOTE ERROR|Is the server running|connection refused|could not connect|No such file/i ? 'failed by a kill'
+		: 'other: ' . substr($r, 0, 100) }++;
+}
+note scalar(@lines) . ' calls under load: ' . scalar(@acked_refunds) . ' refunds and '
+  . scalar(@acked_pays) . ' keyed payments acknowledged; refunds refused or failed: '
+  . join(', ', map { "$_ $why{$_}" } sort keys %why)
+  . '; keyed payment attempts: ' . eval { my $t = 0; $t += (split / /)[3] for @acked_pays; $t };
+ok(@acked_refunds > 0 && @acked_pays > 0, 'under load: refunds and keyed payments acknowledged');
+ok(!grep({ /^pay \S+ none/ } @lines), 'under load: every keyed payment answered in the end (retried with its key)');
+# every claim left behind settles
+r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')");
+is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
+	'under load: reconcile_reference_claims settled every claim left behind');
+my %load_refunds;
+my %load_ref_uses;
+for (split /\n/, on_all_shards(q{
+SELECT r.id || ' ' || f.refund_reference || ' ' || f.amount
+FROM payment_records.refund f JOIN payment_records.payment_record r ON r.seq = f.record_seq
+WHERE f.refund_reference LIKE 'load-%'}))
+{
+	my ($id, $ref, $amount) = split / /;
+	$load_refunds{"$id $ref $amount"}++;
+	$load_ref_uses{$ref}++;
+}
+is(scalar(grep { $load_ref_uses{$_} > 1 } keys %load_ref_uses), 0,
+	'under load: no reference used twice (' . scalar(keys %load_ref_uses) . ' used)');
+is(scalar(grep { my ($x, $id, $ref, $amt) = split / /; !$load_refunds{"$id $ref $amt"} } @acked_refunds), 0,
+	'under load: every acknowledged refund is on its record\'s shard');
+my %pay_ids = map { (split / /)[1] => (split / /)[2] } @acked_pays;
+my %stored;
+for (split /\n/, on_all_shards(q{
+SELECT k.key || ' ' || count(*) FROM payment_records.idempotency_key k WHERE k.key LIKE 'load-%' GROUP BY k.key}))
+{
+	my ($k, $n) = split / /;
+	$stored{$k} += $n;
+}
+is(scalar(grep { ($stored{$_} // 0) != 1 } keys %pay_ids), 0,
+	'under load: one stored answer per acknowledged key, on one shard');
+is(scalar(grep { $_ > 1 } values %stored), 0, 'under load: no key ran on two shards');
+is(scalar(grep { r("SELECT payment_records.report_payment('{\"amount_requested\": {\"currency\": \"usd\", \"value\": 500}, \"initiated_at\": 1730253453, \"payment_method_details\": {\"payment_method\": \"pm_1\"}}', '$_') ->> 'id'") ne $pay_ids{$_} } grep { defined } (sort keys %pay_ids)[0 .. 4]),
+	0, 'under load: a retry of an acknowledged keyed payment replays it');
+is(on_all_shards(q{
+SELECT count(*) FROM payment_records.payment_record r
+WHERE (SELECT coalesce(sum(amount), 0) FROM payment_records.refund f WHERE f.record_seq = r.seq) > r.amount}),
+	"0\n0\n0", 'under load: no record refunded beyond its amount');
+
 # every claim left confirmed matches a refund on its record's shard
 is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
 	'nothing left to reconcile');
