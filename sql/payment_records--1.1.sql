@@ -1059,9 +1059,10 @@ $request$;
 -- router_call(fn, id, params, idempotency_key, token): the router's way to
 -- call an API function fn of this node (a fixed list, below) as the
 -- caller (SECURITY INVOKER: the node checks the caller's rights and mode
--- as for a direct call) and get its answer, or its error as data: SQLSTATE,
--- message, detail (the Stripe code), hint and column (the Stripe param),
--- which the router raises again as they are.  The call runs in a
+-- as for a direct call) and get its answer, [answer], or its error as
+-- data, [null, SQLSTATE, message, detail (the Stripe code), hint, column
+-- (the Stripe param)], which the router raises again as they are (one
+-- jsonb: cheaper through PL/Proxy than a record).  The call runs in a
 -- subtransaction: an error leaves nothing it wrote.  Arguments: id (the
 -- record or attempt id; the body for form_to_jsonb; the currency for
 -- to_major; the reference for reference_key; the secret for
@@ -1069,12 +1070,17 @@ $request$;
 -- parameters; the amount for to_major; for create_api_key {key_role,
 -- livemode, restricted, description}).
 CREATE FUNCTION @extschema@.router_call(fn text, id text, params jsonb,
-    idempotency_key text DEFAULT NULL, token uuid DEFAULT NULL,
-    OUT result jsonb, OUT err_sqlstate text, OUT err_message text, OUT err_detail text,
-    OUT err_hint text, OUT err_column text)
-    LANGUAGE plpgsql VOLATILE
+    idempotency_key text DEFAULT NULL, token uuid DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $call$
+DECLARE
+    result jsonb;
+    err_sqlstate text;
+    err_message text;
+    err_detail text;
+    err_hint text;
+    err_column text;
 BEGIN
     CASE fn
     WHEN 'report_payment' THEN
@@ -1118,14 +1124,14 @@ BEGIN
     WHEN 'revoke_api_key' THEN
         result := pg_catalog.to_jsonb(@extschema@.revoke_api_key(id));
     END CASE;
+    RETURN pg_catalog.jsonb_build_array(result);
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                             err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
                             err_column = COLUMN_NAME;
-    result := NULL;
-    err_detail := NULLIF(err_detail, '');
-    err_hint := NULLIF(err_hint, '');
-    err_column := NULLIF(err_column, '');
+    RETURN pg_catalog.jsonb_build_array(NULL, err_sqlstate, err_message,
+                                        NULLIF(err_detail, ''), NULLIF(err_hint, ''),
+                                        NULLIF(err_column, ''));
 END
 $call$;
 

@@ -194,21 +194,18 @@ END
 $$;
 
 -- p_call(shard, fn, ...): a shard's router_call (p_call_any: any shard)
+-- ([answer], or [null, sqlstate, message, detail, hint, column])
 CREATE FUNCTION payment_records_router.p_call(shard integer, fn text, id text, params jsonb,
-    idempotency_key text, token uuid,
-    OUT result jsonb, OUT err_sqlstate text, OUT err_message text, OUT err_detail text,
-    OUT err_hint text, OUT err_column text)
+    idempotency_key text, token uuid) RETURNS jsonb
     LANGUAGE plproxy AS $$
     CLUSTER 'payment_records_shards'; RUN ON shard;
-    SELECT * FROM payment_records.router_call(fn, id, params, idempotency_key, token);
+    SELECT payment_records.router_call(fn, id, params, idempotency_key, token) AS p_call;
 $$;
 CREATE FUNCTION payment_records_router.p_call_any(fn text, id text, params jsonb,
-    idempotency_key text, token uuid,
-    OUT result jsonb, OUT err_sqlstate text, OUT err_message text, OUT err_detail text,
-    OUT err_hint text, OUT err_column text)
+    idempotency_key text, token uuid) RETURNS jsonb
     LANGUAGE plproxy AS $$
     CLUSTER 'payment_records_shards'; RUN ON ANY;
-    SELECT * FROM payment_records.router_call(fn, id, params, idempotency_key, token);
+    SELECT payment_records.router_call(fn, id, params, idempotency_key, token) AS p_call_any;
 $$;
 
 -- call(shard, fn, id, params, idempotency_key, token): fn's answer on the
@@ -219,18 +216,17 @@ CREATE FUNCTION payment_records_router.call(shard integer, fn text, id text, par
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r record;
+    r jsonb;
 BEGIN
     IF shard IS NULL THEN
-        SELECT * INTO r FROM payment_records_router.p_call_any(fn, id, params, idempotency_key, token);
+        r := payment_records_router.p_call_any(fn, id, params, idempotency_key, token);
     ELSE
-        SELECT * INTO r FROM payment_records_router.p_call(shard, fn, id, params, idempotency_key, token);
+        r := payment_records_router.p_call(shard, fn, id, params, idempotency_key, token);
     END IF;
-    IF r.err_sqlstate IS NOT NULL THEN
-        PERFORM payment_records_router.reraise(r.err_sqlstate, r.err_message, r.err_detail,
-                                               r.err_hint, r.err_column);
+    IF jsonb_array_length(r) > 1 THEN
+        PERFORM payment_records_router.reraise(r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5);
     END IF;
-    RETURN r.result;
+    RETURN nullif(r -> 0, 'null');
 END
 $$;
 
@@ -499,7 +495,7 @@ DECLARE
     ref text := params #>> '{processor_details,custom,refund_reference}';
     record_shard integer := payment_records_router.shard_of_id(id);
     cl record;
-    r record;
+    r jsonb;
 BEGIN
     IF ref IS NULL OR jsonb_typeof(params #> '{processor_details,custom,refund_reference}') <> 'string' THEN
         RETURN payment_records_router.call(record_shard, 'report_refund', id, params, idempotency_key);
@@ -507,8 +503,8 @@ BEGIN
     SELECT * INTO cl FROM payment_records_router.claim(ref, id);
     PERFORM payment_records_router.debug_step(1);
     BEGIN
-        SELECT * INTO r FROM payment_records_router.p_call(record_shard, 'report_refund_claimed',
-                                                           id, params, idempotency_key, cl.token);
+        r := payment_records_router.p_call(record_shard, 'report_refund_claimed',
+                                           id, params, idempotency_key, cl.token);
     EXCEPTION WHEN OTHERS THEN
         -- the shard unreachable, or lost during the call
         BEGIN
@@ -518,15 +514,14 @@ BEGIN
         END;
         RAISE;
     END;
-    IF r.err_sqlstate IS NOT NULL THEN
+    IF jsonb_array_length(r) > 1 THEN
         -- refused by the shard (nothing written): settle, raise its error
         BEGIN
             PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, id, cl.token);
         EXCEPTION WHEN OTHERS THEN
             NULL;
         END;
-        PERFORM payment_records_router.reraise(r.err_sqlstate, r.err_message, r.err_detail,
-                                               r.err_hint, r.err_column);
+        PERFORM payment_records_router.reraise(r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5);
     END IF;
     PERFORM payment_records_router.debug_step(2);
     BEGIN
@@ -534,7 +529,7 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'refund reference "%" stays claimed until reconciled: %', ref, SQLERRM;
     END;
-    RETURN r.result;
+    RETURN r -> 0;
 END
 $$;
 
