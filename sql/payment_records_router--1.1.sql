@@ -169,7 +169,7 @@ $$;
 -- reraise(sqlstate, message, detail, hint, column): raise a node's error
 -- as the node raised it (a field the node did not set stays unset)
 CREATE FUNCTION payment_records_router.reraise(st text, msg text, det text, hnt text, col text)
-    RETURNS void LANGUAGE plpgsql IMMUTABLE
+    RETURNS void LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
