@@ -374,7 +374,9 @@ for my $case (
 # PR_SHARDED_FAULT_ROUNDS repeats the six kills (the long version).
 my $fault_rounds  = env_int('PR_SHARDED_FAULT_ROUNDS',  1);
 my $fault_clients = env_int('PR_SHARDED_FAULT_CLIENTS', 4);
-my $big = q('{"amount_requested": {"currency": "usd", "value": 3000}, "initiated_at": 1730253453,
+# the pool of references and the records' amounts grow with the rounds, so
+# that refunds keep passing every step until the end
+my $big = q('{"amount_requested": {"currency": "usd", "value": ) . (3000 * $fault_rounds) . q(}, "initiated_at": 1730253453,
   "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed",
   "guaranteed": {"guaranteed_at": 1730253460}}');
 my @load_by_shard = ([], [], []);
@@ -385,13 +387,14 @@ for (1 .. 200)
 	push @{ $load_by_shard[ shard_of($id) ] }, $id;
 }
 my @load_ids = map { @{$_}[0 .. 1] } @load_by_shard;
-my $nrefs = 200;
-my @ref_claim = map { claim_shard_of("load-$_") } 0 .. $nrefs;
+my $nrefs = 200 * $fault_rounds;
+my @ref_claim = split / /, r("SELECT string_agg(payment_records_router.claim_shard_of('load-' || g)::text,
+	' ' ORDER BY g) FROM generate_series(0, $nrefs) g");
 my $ldir = PostgreSQL::Test::Utils::tempdir();
 PostgreSQL::Test::Utils::append_to_file("$ldir/maps.sh",
 	'ids=(' . join(' ', @load_ids) . ")\n"
 	  . 'rshard=(' . join(' ', map { shard_of($_) } @load_ids) . ")\n"
-	  . 'cshard=(' . join(' ', @ref_claim) . ")\n");
+	  . 'cshard=(' . join(' ', @ref_claim) . ")\n" . "nrefs=$nrefs\n");
 PostgreSQL::Test::Utils::append_to_file("$ldir/load.sh", <<'SH');
 # load.sh CONNSTR CLIENT OUT DIR: calls through the router until DIR/stop
 conn=$1; c=$2; out=$3; dir=$4
@@ -411,7 +414,7 @@ while [ ! -e "$dir/stop" ] && [ $i -lt 3000 ]; do
         done
         echo "pay $key $r $tries" >>"$out"
     else
-        n=$((RANDOM % 6)); ref=$((RANDOM % 200 + 1)); amt=$((RANDOM % 100 + 20)); step=$((RANDOM % 3))
+        n=$((RANDOM % 6)); ref=$((RANDOM % nrefs + 1)); amt=$((RANDOM % 100 + 20)); step=$((RANDOM % 3))
         r=$(psql -X -At -d "$conn application_name=s${step}r${rshard[$n]}c${cshard[$ref]}" \
             -c "SET ROLE app" -c "SET payment_records_router.debug_pause_after_step = $step" \
             -c "SET payment_records_router.debug_pause_seconds = 0.2" \
