@@ -394,14 +394,14 @@ my $ldir = PostgreSQL::Test::Utils::tempdir();
 PostgreSQL::Test::Utils::append_to_file("$ldir/maps.sh",
 	'ids=(' . join(' ', @load_ids) . ")\n"
 	  . 'rshard=(' . join(' ', map { shard_of($_) } @load_ids) . ")\n"
-	  . 'cshard=(' . join(' ', @ref_claim) . ")\n" . "nrefs=$nrefs\n");
+	  . 'cshard=(' . join(' ', @ref_claim) . ")\n" . "nrefs=$nrefs\nmaxcalls=" . (3000 * $fault_rounds) . "\n");
 PostgreSQL::Test::Utils::append_to_file("$ldir/load.sh", <<'SH');
 # load.sh CONNSTR CLIENT OUT DIR: calls through the router until DIR/stop
 conn=$1; c=$2; out=$3; dir=$4
 source "$dir/maps.sh"
 pay='{"amount_requested": {"currency": "usd", "value": 500}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}}'
 i=0
-while [ ! -e "$dir/stop" ] && [ $i -lt 3000 ]; do
+while [ ! -e "$dir/stop" ] && [ $i -lt $maxcalls ]; do
     i=$((i + 1))
     if [ $((RANDOM % 4)) = 0 ]; then
         key="load-$c-$i"; tries=0; r=
