@@ -501,7 +501,7 @@ for (grep { /^refund / && !$is_acked{$_} } @lines)
 	my $r = (split / \| /, $_, 2)[1] // '';
 	$why{ $r =~ /already been used/ ? 'reference already used'
 		: $r =~ /exceeds|amount_too_large/ ? 'over the limit'
-		: $r =~ /connection to server was lost|server closed the connection|terminating connection|REMOTE ERROR|Is the server running|connection refused|could not connect|No such file/i ? 'failed by a kill'
+		: $r =~ /connection to server was lost|server closed the connection|terminating connection|REMOTE ERROR|Is the server running|connection refused|could not connect|No such file|PQconnect|stale conn/i ? 'failed by a kill'
 		: 'other: ' . substr($r, 0, 100) }++;
 }
 note scalar(@lines) . ' calls under load: ' . scalar(@acked_refunds) . ' refunds and '
