@@ -648,20 +648,24 @@ END
 $settle$;
 
 -- use_reference_claim(reference, record_id, token) on the record's shard,
--- in the refund's transaction: record the use, or refuse if the token was
--- fenced (the claim was released: a retry claims again)
+-- in the refund's transaction: record the use (true: recorded by this
+-- call; false: recorded before, by an earlier refund under the claim), or
+-- refuse if the token was fenced (the claim was released: a retry claims
+-- again)
 CREATE FUNCTION @extschema@.use_reference_claim(reference text, record_id text, token uuid)
-    RETURNS void LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    RETURNS boolean LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $use$
 DECLARE
     mode boolean := @extschema@.caller_livemode();
     k bytea := @extschema@.reference_key(reference);
     was_used boolean;
+    recorded boolean := false;
 BEGIN
     INSERT INTO @extschema@.reference_use (livemode, ref_key, token, used, record_id, created)
     VALUES (mode, k, token, true, record_id, pg_catalog.clock_timestamp())
-    ON CONFLICT ON CONSTRAINT reference_use_pkey DO NOTHING;
+    ON CONFLICT ON CONSTRAINT reference_use_pkey DO NOTHING
+    RETURNING true INTO recorded;
     SELECT u.used INTO was_used FROM @extschema@.reference_use u
     WHERE u.livemode = mode AND u.ref_key = k AND u.token = use_reference_claim.token
       AND u.record_id = use_reference_claim.record_id;
@@ -670,6 +674,7 @@ BEGIN
             USING ERRCODE = 'serialization_failure',
                   HINT = 'Retry the refund: it claims the reference again.';
     END IF;
+    RETURN coalesce(recorded, false);
 END
 $use$;
 
@@ -688,8 +693,12 @@ END
 $refund$;
 
 -- request_claimed(method, path, params, idempotency_key, token): request()
--- of a refund under a claim; an answer other than 200 rolls the use back
--- (and with it the stored error of the key: its retry runs again)
+-- of a refund under a claim.  An answer other than 200 wrote no refund
+-- (request() rolled its write back) but may have stored the error under
+-- the idempotency key, which must stay so that a retry replays it: so the
+-- transaction commits, and a use recorded by this call becomes a fence of
+-- the token (the router then drops the claim).  A use recorded before (an
+-- earlier refund under the same claim) is left as it is.
 CREATE FUNCTION @extschema@.request_claimed(method text, path text, params jsonb,
     idempotency_key text, token uuid, OUT status integer, OUT body jsonb)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -697,20 +706,99 @@ CREATE FUNCTION @extschema@.request_claimed(method text, path text, params jsonb
     AS $request$
 DECLARE
     id text := pg_catalog.split_part(path, '/', 4);
+    ref text := params #>> '{processor_details,custom,refund_reference}';
+    recorded boolean;
 BEGIN
-    BEGIN
-        PERFORM @extschema@.use_reference_claim(
-            params #>> '{processor_details,custom,refund_reference}', id, token);
-        SELECT r.status, r.body INTO status, body
-        FROM @extschema@.request(method, path, params, idempotency_key) r;
-        IF status <> 200 THEN
-            RAISE EXCEPTION USING ERRCODE = 'PRR01';
-        END IF;
-    EXCEPTION WHEN SQLSTATE 'PRR01' THEN
-        NULL;       -- status and body are kept; the use is rolled back
-    END;
+    recorded := @extschema@.use_reference_claim(ref, id, token);
+    SELECT r.status, r.body INTO status, body
+    FROM @extschema@.request(method, path, params, idempotency_key) r;
+    IF status <> 200 AND recorded THEN
+        UPDATE @extschema@.reference_use u SET used = false
+        WHERE u.livemode = @extschema@.caller_livemode()
+          AND u.ref_key = @extschema@.reference_key(ref)
+          AND u.token = request_claimed.token;
+    END IF;
 END
 $request$;
+
+-- router_call(fn, id, params, idempotency_key, token): the router's way to
+-- call an API function fn of this node (a fixed list, below) as the
+-- caller (SECURITY INVOKER: the node checks the caller's rights and mode
+-- as for a direct call) and get its answer, [answer], or its error as
+-- data, [null, SQLSTATE, message, detail (the Stripe code), hint, column
+-- (the Stripe param)], which the router raises again as they are (one
+-- jsonb: cheaper through PL/Proxy than a record).  The call runs in a
+-- subtransaction: an error leaves nothing it wrote.  Arguments: id (the
+-- record or attempt id; the body for form_to_jsonb; the currency for
+-- to_major; the reference for reference_key; the secret for
+-- authenticate_api_key; the key id for revoke_api_key), params (the
+-- parameters; the amount for to_major; for create_api_key {key_role,
+-- livemode, restricted, description}).
+CREATE FUNCTION @extschema@.router_call(fn text, id text, params jsonb,
+    idempotency_key text DEFAULT NULL, token uuid DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $call$
+DECLARE
+    result jsonb;
+    err_sqlstate text;
+    err_message text;
+    err_detail text;
+    err_hint text;
+    err_column text;
+BEGIN
+    CASE fn
+    WHEN 'report_payment' THEN
+        result := @extschema@.report_payment(params, idempotency_key);
+    WHEN 'retrieve_payment_record' THEN
+        result := @extschema@.retrieve_payment_record(id);
+    WHEN 'report_payment_attempt' THEN
+        result := @extschema@.report_payment_attempt(id, params, idempotency_key);
+    WHEN 'report_payment_attempt_canceled' THEN
+        result := @extschema@.report_payment_attempt_canceled(id, params, idempotency_key);
+    WHEN 'report_payment_attempt_failed' THEN
+        result := @extschema@.report_payment_attempt_failed(id, params, idempotency_key);
+    WHEN 'report_payment_attempt_guaranteed' THEN
+        result := @extschema@.report_payment_attempt_guaranteed(id, params, idempotency_key);
+    WHEN 'report_payment_attempt_informational' THEN
+        result := @extschema@.report_payment_attempt_informational(id, params, idempotency_key);
+    WHEN 'retrieve_payment_attempt_record' THEN
+        result := @extschema@.retrieve_payment_attempt_record(id);
+    WHEN 'list_payment_attempt_records' THEN
+        result := @extschema@.list_payment_attempt_records(params);
+    WHEN 'list_payment_records' THEN
+        result := @extschema@.list_payment_records(params);
+    WHEN 'report_refund' THEN
+        result := @extschema@.report_refund(id, params, idempotency_key);
+    WHEN 'report_refund_claimed' THEN
+        result := @extschema@.report_refund_claimed(id, params, idempotency_key, token);
+    WHEN 'form_to_jsonb' THEN
+        result := @extschema@.form_to_jsonb(id);
+    WHEN 'to_major' THEN
+        result := pg_catalog.to_jsonb(@extschema@.to_major((params #>> '{}')::bigint, id));
+    WHEN 'reference_key' THEN
+        result := pg_catalog.to_jsonb(pg_catalog.encode(@extschema@.reference_key(id), 'hex'));
+    WHEN 'authenticate_api_key' THEN
+        SELECT pg_catalog.to_jsonb(a) INTO result FROM @extschema@.authenticate_api_key(id) a;
+    WHEN 'create_api_key' THEN
+        SELECT pg_catalog.to_jsonb(c) INTO result
+        FROM @extschema@.create_api_key((params ->> 'key_role')::name,
+                                        (params ->> 'livemode')::boolean,
+                                        (params ->> 'restricted')::boolean,
+                                        params ->> 'description') c;
+    WHEN 'revoke_api_key' THEN
+        result := pg_catalog.to_jsonb(@extschema@.revoke_api_key(id));
+    END CASE;
+    RETURN pg_catalog.jsonb_build_array(result);
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                            err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
+                            err_column = COLUMN_NAME;
+    RETURN pg_catalog.jsonb_build_array(NULL, err_sqlstate, err_message,
+                                        NULLIF(err_detail, ''), NULLIF(err_hint, ''),
+                                        NULLIF(err_column, ''));
+END
+$call$;
 
 -- router_record_cursor(id) -> created and seq of a record of the caller's
 -- mode (nothing if unknown), for the router's list merge
@@ -774,7 +862,8 @@ REVOKE ALL ON FUNCTION
     @extschema@.report_refund_claimed(text, jsonb, text, uuid),
     @extschema@.request_claimed(text, text, jsonb, text, uuid),
     @extschema@.router_record_cursor(text),
-    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
+    @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer),
+    @extschema@.router_call(text, text, jsonb, text, uuid)
     FROM PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO payment_records_router;
 GRANT EXECUTE ON FUNCTION
@@ -793,4 +882,8 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.router_record_cursor(text),
     @extschema@.router_list_records(jsonb, timestamptz, bigint, boolean, integer)
     TO payment_records_reader, payment_records_writer;
+-- router_call checks nothing itself: it calls as the caller
+GRANT EXECUTE ON FUNCTION @extschema@.router_call(text, text, jsonb, text, uuid)
+    TO payment_records_reader, payment_records_writer, payment_records_router,
+       payment_records_gateway;
 -- END sharded deployments

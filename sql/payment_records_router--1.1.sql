@@ -11,8 +11,9 @@
 --   * by id: the shard is in the id (characters 10 and 11 after the
 --     prefix, base62, stamped by the node's payment_records.shard);
 --   * report_payment with an idempotency key: the shard the key hashes
---     to, so that a retry lands where the first try did and replays;
---     without a key: a random shard;
+--     to among the first key_shards shards (payment_records_router.settings,
+--     fixed for good: adding a shard moves no key), so that a retry lands
+--     where the first try did and replays; without a key: any shard;
 --   * list_payment_records: every shard, merged in the node's order
 --     (created, seq), newest first, with exact keyset pagination;
 --   * report_refund with a refund reference: the reference is claimed on
@@ -34,6 +35,15 @@
 -- roles exist on every shard.  Nothing here is SECURITY DEFINER: the
 -- router holds no data and the shards enforce every right.
 --
+-- Errors: an API call reaches the shard through its router_call(), which
+-- returns the node's error as data (SQLSTATE, message, detail, hint,
+-- column), and the router raises it again as it is (reraise below), so an
+-- application sees the node's error, not PL/Proxy's "REMOTE ERROR".
+--
+-- The HTTP gateway points at the router as at a node: authenticate_api_key
+-- and http_request are here, the API keys live on shard 0 (the key shard),
+-- and create_api_key / revoke_api_key go there.
+--
 DO $roles$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_reader') THEN
@@ -45,13 +55,21 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_router') THEN
         CREATE ROLE payment_records_router NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'payment_records_gateway') THEN
+        CREATE ROLE payment_records_gateway NOLOGIN;
+    END IF;
 END
 $roles$;
 
 -- the router's own helpers, not part of the API
 CREATE SCHEMA payment_records_router;
 
--- shard_count(): the number of shards (partitions p0, p1, ... of the server)
+-- shard_count(): the number of shards (partitions p0, p1, ... of the server);
+-- read from the catalog, so used only where the count itself is needed
+-- (reconciliation, and routing when settings leave a count unset).  The
+-- routing of a call otherwise needs no count: PL/Proxy maps the shard
+-- number k a function gives to partition abs(k % N) with modular_mapping,
+-- from its own cache of the server, which ALTER SERVER invalidates.
 CREATE FUNCTION payment_records_router.shard_count() RETURNS integer
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -63,7 +81,9 @@ CREATE FUNCTION payment_records_router.shard_count() RETURNS integer
 $$;
 
 -- shard_of_id(id): the shard stamped in a pr_ or par_ id; shard 0 for
--- anything else (which then answers resource_missing as a node would)
+-- anything else (which then answers resource_missing as a node would).  A
+-- number past the last shard (an id no shard made) goes to some shard,
+-- which answers resource_missing as well.
 CREATE FUNCTION payment_records_router.shard_of_id(id text) RETURNS integer
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -81,37 +101,39 @@ BEGIN
     END IF;
     hi := strpos(digits, substr(body, 10, 1) COLLATE "C") - 1;
     lo := strpos(digits, substr(body, 11, 1) COLLATE "C") - 1;
-    IF hi * 62 + lo >= payment_records_router.shard_count() THEN
-        RETURN 0;
-    END IF;
     RETURN hi * 62 + lo;
 END
 $$;
 
--- shard_of_key(key): the shard a text (idempotency key, refund
--- reference) hashes to; a random shard for NULL
-CREATE FUNCTION payment_records_router.shard_of_key(key text) RETURNS integer
-    LANGUAGE sql VOLATILE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT CASE WHEN $1 IS NULL
-                THEN floor(random() * payment_records_router.shard_count())::integer
-                ELSE abs(hashtextextended($1, 0) % payment_records_router.shard_count())::integer
-           END
-$$;
-
--- settings of the router, set by its owner: claim_shards, the number of
--- shards (0 .. claim_shards - 1) that hold reference claims; no row (or
--- NULL) means every shard.  Set it to the shard count before adding a
--- shard, so that every reference keeps being claimed where it was.
+-- settings of the router, set by its owner when the deployment is made
+-- (test/sharded/router.sql) and never changed after:
+--   key_shards: the number of shards (0 .. key_shards - 1) that take
+--     report_payment calls with an idempotency key, by the key's hash;
+--   claim_shards: the number of shards that hold reference claims, by the
+--     reference's hash.
+-- Adding a shard changes neither, so a retry of a call made before still
+-- lands where the first try did (README "Adding a shard").  No row (or
+-- NULL) means every shard, which is only right while no shard is added.
 CREATE TABLE payment_records_router.settings (
     only_row        boolean NOT NULL DEFAULT true,
     claim_shards    integer,
+    key_shards      integer,
     CONSTRAINT settings_pkey PRIMARY KEY (only_row),
     CONSTRAINT settings_only_row_check CHECK (only_row),
-    CONSTRAINT settings_claim_shards_check CHECK (claim_shards > 0)
+    CONSTRAINT settings_claim_shards_check CHECK (claim_shards > 0),
+    CONSTRAINT settings_key_shards_check CHECK (key_shards > 0)
 );
 SELECT pg_catalog.pg_extension_config_dump('payment_records_router.settings', '');
+
+-- key_shard_of(key): the shard of report_payment with an idempotency key
+CREATE FUNCTION payment_records_router.key_shard_of(key text) RETURNS integer
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT abs(hashtextextended($1, 0)
+               % coalesce((SELECT s.key_shards FROM payment_records_router.settings s),
+                          payment_records_router.shard_count()))::integer
+$$;
 
 -- claim_shard_of(reference): the shard that holds a reference's claim
 CREATE FUNCTION payment_records_router.claim_shard_of(reference text) RETURNS integer
@@ -141,6 +163,70 @@ BEGIN
         RAISE EXCEPTION 'payment_records_router: stopped after step % (debug_fail_after_step)', k
             USING ERRCODE = 'PRR02';
     END IF;
+END
+$$;
+
+-- reraise(sqlstate, message, detail, hint, column): raise a node's error
+-- as the node raised it (a field the node did not set stays unset)
+CREATE FUNCTION payment_records_router.reraise(st text, msg text, det text, hnt text, col text)
+    RETURNS void LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF det IS NOT NULL AND hnt IS NOT NULL AND col IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det, HINT = hnt, COLUMN = col;
+    ELSIF det IS NOT NULL AND hnt IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det, HINT = hnt;
+    ELSIF det IS NOT NULL AND col IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det, COLUMN = col;
+    ELSIF hnt IS NOT NULL AND col IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, HINT = hnt, COLUMN = col;
+    ELSIF det IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, DETAIL = det;
+    ELSIF hnt IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, HINT = hnt;
+    ELSIF col IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, COLUMN = col;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg;
+    END IF;
+END
+$$;
+
+-- p_call(shard, fn, ...): a shard's router_call (p_call_any: any shard)
+-- ([answer], or [null, sqlstate, message, detail, hint, column])
+CREATE FUNCTION payment_records_router.p_call(shard integer, fn text, id text, params jsonb,
+    idempotency_key text, token uuid) RETURNS jsonb
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON shard;
+    SELECT payment_records.router_call(fn, id, params, idempotency_key, token) AS p_call;
+$$;
+CREATE FUNCTION payment_records_router.p_call_any(fn text, id text, params jsonb,
+    idempotency_key text, token uuid) RETURNS jsonb
+    LANGUAGE plproxy AS $$
+    CLUSTER 'payment_records_shards'; RUN ON ANY;
+    SELECT payment_records.router_call(fn, id, params, idempotency_key, token) AS p_call_any;
+$$;
+
+-- call(shard, fn, id, params, idempotency_key, token): fn's answer on the
+-- shard (NULL: any shard), or its error raised here as the node raised it
+CREATE FUNCTION payment_records_router.call(shard integer, fn text, id text, params jsonb,
+    idempotency_key text DEFAULT NULL, token uuid DEFAULT NULL)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    IF shard IS NULL THEN
+        r := payment_records_router.p_call_any(fn, id, params, idempotency_key, token);
+    ELSE
+        r := payment_records_router.p_call(shard, fn, id, params, idempotency_key, token);
+    END IF;
+    IF jsonb_array_length(r) > 1 THEN
+        PERFORM payment_records_router.reraise(r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5);
+    END IF;
+    RETURN nullif(r -> 0, 'null');
 END
 $$;
 
@@ -177,23 +263,11 @@ CREATE FUNCTION payment_records_router.p_settle_reference_use(shard integer, ref
     CLUSTER 'payment_records_shards'; RUN ON shard;
     SELECT payment_records.settle_reference_use(reference, record_id, token) AS p_settle_reference_use;
 $$;
-CREATE FUNCTION payment_records_router.p_report_refund_claimed(shard integer, id text,
-    params jsonb, idempotency_key text, token uuid) RETURNS jsonb
-    LANGUAGE plproxy AS $$
-    CLUSTER 'payment_records_shards'; RUN ON shard;
-    SELECT payment_records.report_refund_claimed(id, params, idempotency_key, token) AS p_report_refund_claimed;
-$$;
 CREATE FUNCTION payment_records_router.p_request_claimed(shard integer, method text, path text,
     params jsonb, idempotency_key text, token uuid, OUT status integer, OUT body jsonb)
     LANGUAGE plproxy AS $$
     CLUSTER 'payment_records_shards'; RUN ON shard;
     SELECT * FROM payment_records.request_claimed(method, path, params, idempotency_key, token);
-$$;
-CREATE FUNCTION payment_records_router.p_report_refund(shard integer, id text,
-    params jsonb, idempotency_key text) RETURNS jsonb
-    LANGUAGE plproxy AS $$
-    CLUSTER 'payment_records_shards'; RUN ON shard;
-    SELECT payment_records.report_refund(id, params, idempotency_key) AS p_report_refund;
 $$;
 CREATE FUNCTION payment_records_router.p_request(shard integer, method text, path text,
     params jsonb, idempotency_key text, OUT status integer, OUT body jsonb)
@@ -201,11 +275,11 @@ CREATE FUNCTION payment_records_router.p_request(shard integer, method text, pat
     CLUSTER 'payment_records_shards'; RUN ON shard;
     SELECT * FROM payment_records.request(method, path, params, idempotency_key);
 $$;
-CREATE FUNCTION payment_records_router.p_list_payment_records(shard integer, params jsonb)
-    RETURNS jsonb
+CREATE FUNCTION payment_records_router.p_request_any(method text, path text,
+    params jsonb, idempotency_key text, OUT status integer, OUT body jsonb)
     LANGUAGE plproxy AS $$
-    CLUSTER 'payment_records_shards'; RUN ON shard;
-    SELECT payment_records.list_payment_records(params) AS p_list_payment_records;
+    CLUSTER 'payment_records_shards'; RUN ON ANY;
+    SELECT * FROM payment_records.request(method, path, params, idempotency_key);
 $$;
 CREATE FUNCTION payment_records_router.p_router_record_cursor(shard integer, id text,
     OUT created timestamptz, OUT seq bigint)
@@ -232,58 +306,65 @@ $$;
 -- The API: the node's functions, names and signatures
 --
 CREATE FUNCTION @extschema@.report_payment(params jsonb, idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards';
-    RUN ON payment_records_router.shard_of_key(idempotency_key);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.key_shard_of(idempotency_key),
+                                       'report_payment', NULL, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.retrieve_payment_record(id text)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'retrieve_payment_record', id, NULL)
 $$;
 CREATE FUNCTION @extschema@.report_payment_attempt(id text, params jsonb, idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'report_payment_attempt', id, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.report_payment_attempt_canceled(id text, params jsonb, idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'report_payment_attempt_canceled', id, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.report_payment_attempt_failed(id text, params jsonb, idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'report_payment_attempt_failed', id, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.report_payment_attempt_guaranteed(id text, params jsonb, idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'report_payment_attempt_guaranteed', id, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.report_payment_attempt_informational(id text, params jsonb DEFAULT '{}', idempotency_key text DEFAULT NULL)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'report_payment_attempt_informational', id, params, idempotency_key)
 $$;
 CREATE FUNCTION @extschema@.retrieve_payment_attempt_record(id text)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON payment_records_router.shard_of_id(id);
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(id),
+                                       'retrieve_payment_attempt_record', id, NULL)
 $$;
 CREATE FUNCTION @extschema@.list_payment_attempt_records(params jsonb)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards';
-    RUN ON payment_records_router.shard_of_id(params ->> 'payment_record');
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(payment_records_router.shard_of_id(params ->> 'payment_record'),
+                                       'list_payment_attempt_records', NULL, params)
 $$;
 CREATE FUNCTION @extschema@.form_to_jsonb(body text)
-    RETURNS jsonb LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON 0;
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT payment_records_router.call(0, 'form_to_jsonb', body, NULL)
 $$;
 CREATE FUNCTION @extschema@.to_major(amount bigint, currency text)
-    RETURNS numeric LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON 0;
+    RETURNS numeric LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (payment_records_router.call(0, 'to_major', currency, to_jsonb(amount)) #>> '{}')::numeric
 $$;
 CREATE FUNCTION @extschema@.caller_livemode()
     RETURNS boolean LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
     CLUSTER 'payment_records_shards'; RUN ON 0;
 $$;
 CREATE FUNCTION @extschema@.reference_key(reference text)
-    RETURNS bytea LANGUAGE plproxy SET search_path = pg_catalog, pg_temp AS $$
-    CLUSTER 'payment_records_shards'; RUN ON 0;
+    RETURNS bytea LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT decode(payment_records_router.call(0, 'reference_key', reference, NULL) #>> '{}', 'hex')
 $$;
 
 -- purge_idempotency_keys(batch_size): every shard's purge, summed
@@ -300,7 +381,7 @@ $$;
 -- checked by one node's own list_payment_records (the same errors); an
 -- unknown cursor gets the error of the shard its id names.
 CREATE FUNCTION @extschema@.list_payment_records(params jsonb DEFAULT '{}')
-    RETURNS jsonb LANGUAGE plpgsql STABLE
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -319,9 +400,10 @@ BEGIN
        OR (params ? 'starting_after' AND jsonb_typeof(params -> 'starting_after') <> 'string')
        OR (params ? 'ending_before' AND jsonb_typeof(params -> 'ending_before') <> 'string')
     THEN
-        RETURN payment_records_router.p_list_payment_records(0, params);
+        RETURN payment_records_router.call(0, 'list_payment_records', NULL, params);
     END IF;
-    PERFORM payment_records_router.p_list_payment_records(0, params - 'starting_after' - 'ending_before');
+    PERFORM payment_records_router.call(0, 'list_payment_records', NULL,
+                                        params - 'starting_after' - 'ending_before');
     after_id := params ->> 'starting_after';
     before_id := params ->> 'ending_before';
     cur := coalesce(after_id, before_id);
@@ -332,7 +414,8 @@ BEGIN
         FROM payment_records_router.p_router_record_cursor(payment_records_router.shard_of_id(cur), cur) c;
         IF cur_seq IS NULL THEN
             -- the node's own resource_missing for the cursor
-            RETURN payment_records_router.p_list_payment_records(payment_records_router.shard_of_id(cur), params);
+            RETURN payment_records_router.call(payment_records_router.shard_of_id(cur),
+                                               'list_payment_records', NULL, params);
         END IF;
     END IF;
     WITH candidates AS (
@@ -412,17 +495,18 @@ DECLARE
     ref text := params #>> '{processor_details,custom,refund_reference}';
     record_shard integer := payment_records_router.shard_of_id(id);
     cl record;
-    answer jsonb;
+    r jsonb;
 BEGIN
     IF ref IS NULL OR jsonb_typeof(params #> '{processor_details,custom,refund_reference}') <> 'string' THEN
-        RETURN payment_records_router.p_report_refund(record_shard, id, params, idempotency_key);
+        RETURN payment_records_router.call(record_shard, 'report_refund', id, params, idempotency_key);
     END IF;
     SELECT * INTO cl FROM payment_records_router.claim(ref, id);
     PERFORM payment_records_router.debug_step(1);
     BEGIN
-        answer := payment_records_router.p_report_refund_claimed(record_shard, id, params,
-                                                                 idempotency_key, cl.token);
+        r := payment_records_router.p_call(record_shard, 'report_refund_claimed',
+                                           id, params, idempotency_key, cl.token);
     EXCEPTION WHEN OTHERS THEN
+        -- the shard unreachable, or lost during the call
         BEGIN
             PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, id, cl.token);
         EXCEPTION WHEN OTHERS THEN
@@ -430,13 +514,22 @@ BEGIN
         END;
         RAISE;
     END;
+    IF jsonb_array_length(r) > 1 THEN
+        -- refused by the shard (nothing written): settle, raise its error
+        BEGIN
+            PERFORM payment_records_router.settle_claim(cl.claim_shard, ref, id, cl.token);
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+        PERFORM payment_records_router.reraise(r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5);
+    END IF;
     PERFORM payment_records_router.debug_step(2);
     BEGIN
         PERFORM payment_records_router.p_confirm_reference(cl.claim_shard, ref, id, cl.token);
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'refund reference "%" stays claimed until reconciled: %', ref, SQLERRM;
     END;
-    RETURN answer;
+    RETURN r -> 0;
 END
 $$;
 
@@ -462,7 +555,8 @@ BEGIN
     IF seg[1] = 'v1' AND seg[2] IN ('payment_records', 'payment_attempt_records') THEN
         IF m = 'POST' AND seg[2] = 'payment_records' AND seg[3] = 'report_payment'
            AND cardinality(seg) = 3 THEN
-            target := payment_records_router.shard_of_key(idempotency_key);
+            target := CASE WHEN idempotency_key IS NOT NULL
+                           THEN payment_records_router.key_shard_of(idempotency_key) END;
         ELSIF cardinality(seg) >= 3 THEN
             target := payment_records_router.shard_of_id(seg[3]);
         ELSE
@@ -525,8 +619,13 @@ BEGIN
         END;
         RETURN;
     END IF;
-    SELECT r.status, r.body INTO status, body
-    FROM payment_records_router.p_request(target, method, path, params, idempotency_key) r;
+    IF target IS NULL THEN
+        SELECT r.status, r.body INTO status, body
+        FROM payment_records_router.p_request_any(method, path, params, idempotency_key) r;
+    ELSE
+        SELECT r.status, r.body INTO status, body
+        FROM payment_records_router.p_request(target, method, path, params, idempotency_key) r;
+    END IF;
 END
 $$;
 
@@ -558,6 +657,91 @@ BEGIN
     END LOOP;
 END
 $$;
+
+--
+-- The HTTP gateway (src/gateway/) against the router: the same two
+-- statements as against a node.  The API keys live on shard 0, the key
+-- shard: authenticate_api_key asks it (as the gateway's login role), and
+-- the key-management functions (the router's owner only, as on a node)
+-- create and revoke keys there.  The gateway then sets the key's role on
+-- the router, and http_request() runs as that role here and, through
+-- PL/Proxy, on the shards: in a sharded deployment a key's role must be
+-- able to log in to the shards (LOGIN, and the shards' pg_hba.conf or the
+-- user mapping letting the router in).
+--
+CREATE FUNCTION @extschema@.authenticate_api_key(secret text,
+    OUT role_name name, OUT livemode boolean, OUT restricted boolean, OUT key_id text)
+    RETURNS record LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a jsonb := payment_records_router.call(0, 'authenticate_api_key', secret, NULL);
+BEGIN
+    role_name := a ->> 'role_name';
+    livemode := (a ->> 'livemode')::boolean;
+    restricted := (a ->> 'restricted')::boolean;
+    key_id := a ->> 'key_id';
+END
+$$;
+
+CREATE FUNCTION @extschema@.create_api_key(key_role name, livemode boolean,
+    restricted boolean DEFAULT false, description text DEFAULT NULL,
+    OUT id text, OUT secret text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k jsonb := payment_records_router.call(0, 'create_api_key', NULL,
+        jsonb_build_object('key_role', key_role, 'livemode', livemode,
+                           'restricted', restricted, 'description', description));
+BEGIN
+    id := k ->> 'id';
+    secret := k ->> 'secret';
+END
+$$;
+
+CREATE FUNCTION @extschema@.revoke_api_key(key_id text) RETURNS boolean
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT (payment_records_router.call(0, 'revoke_api_key', key_id, NULL) #>> '{}')::boolean
+$$;
+
+-- http_request(method, path, form_body, idempotency_key): a node's
+-- http_request(), its body decoded by a shard's form_to_jsonb, the
+-- request routed by request() above
+CREATE FUNCTION @extschema@.http_request(method text, path text, form_body text,
+                                         idempotency_key text DEFAULT NULL,
+                                         OUT status integer, OUT body jsonb)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $http$
+DECLARE
+    params jsonb := '{}';
+    msg text;
+    code text;
+    param text;
+BEGIN
+    IF form_body IS NOT NULL AND form_body <> '' THEN
+        BEGIN
+            params := @extschema@.form_to_jsonb(form_body);
+        EXCEPTION WHEN invalid_parameter_value OR program_limit_exceeded THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, code = PG_EXCEPTION_DETAIL,
+                                    param = COLUMN_NAME;
+            status := 400;
+            body := jsonb_build_object('error', jsonb_strip_nulls(jsonb_build_object(
+                'code', CASE WHEN code ~ '^[a-z0-9_]{1,64}$' THEN code END,
+                'doc_url', CASE WHEN code ~ '^[a-z0-9_]{1,64}$'
+                                THEN 'https://stripe.com/docs/error-codes/' || code END,
+                'message', msg,
+                'param', nullif(param, ''),
+                'type', 'invalid_request_error')));
+            RETURN;
+        END;
+    END IF;
+    SELECT r.status, r.body INTO status, body
+    FROM @extschema@.request(method, path, params, idempotency_key) r;
+END
+$http$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA payment_records_router FROM PUBLIC;
@@ -591,3 +775,9 @@ GRANT EXECUTE ON FUNCTION
     TO payment_records_writer;
 GRANT EXECUTE ON FUNCTION @extschema@.reconcile_reference_claims(interval)
     TO payment_records_router;
+GRANT USAGE ON SCHEMA @extschema@, payment_records_router TO payment_records_gateway;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA payment_records_router TO payment_records_gateway;
+GRANT SELECT ON TABLE payment_records_router.settings TO payment_records_gateway;
+GRANT EXECUTE ON FUNCTION @extschema@.authenticate_api_key(text) TO payment_records_gateway;
+GRANT EXECUTE ON FUNCTION @extschema@.http_request(text, text, text, text)
+    TO payment_records_reader, payment_records_writer;

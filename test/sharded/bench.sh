@@ -1,8 +1,9 @@
 #!/bin/bash
 # test/sharded/bench.sh DIR [PORT] [SECONDS] [ROUNDS]: the router's cost per
 # call, on a deployment started by test/sharded/start.sh DIR PORT: pgbench
-# (4 clients, SECONDS each, default 10) of report_payment and of
-# retrieve_payment_record, through the router and directly on shard 0,
+# (4 clients, SECONDS each, default 10) of report_payment without and with
+# an idempotency key (a new one each call) and of retrieve_payment_record,
+# through the router and directly on shard 0,
 # alternated ROUNDS times (default 2) in the same run, so that the ratio
 # holds on a shared machine.  Prints tps per run and the ratios.
 set -euo pipefail
@@ -17,6 +18,10 @@ trap 'rm -rf "$work"' EXIT
 cat >"$work/pay.sql" <<'SQL'
 SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1000}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460}}');
 SQL
+cat >"$work/paykey.sql" <<'SQL'
+\set k random(1, 1000000000000)
+SELECT payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 1000}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed", "guaranteed": {"guaranteed_at": 1730253460}}', 'bench-' || :client_id || '-' || :k);
+SQL
 id=$("$bin/psql" -X -At -h "$sock" -p $((port + 1)) -U app postgres -c \
     "SELECT payment_records.report_payment('{\"amount_requested\": {\"currency\": \"usd\", \"value\": 1000}, \"initiated_at\": 1730253453, \"payment_method_details\": {\"payment_method\": \"pm_1\"}}') ->> 'id'")
 echo "SELECT payment_records.retrieve_payment_record('$id');" >"$work/get.sql"
@@ -25,7 +30,7 @@ tps() {
     "$bin/pgbench" -n -c 4 -j 2 -T "$secs" -f "$work/$2.sql" -h "$sock" -p "$1" -U app postgres 2>/dev/null \
         | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
-for call in pay get; do
+for call in ${BENCH_CALLS:-pay paykey get}; do
     for r in $(seq "$rounds"); do
         via=$(tps "$port" $call)
         direct=$(tps $((port + 1)) $call)

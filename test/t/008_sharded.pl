@@ -129,8 +129,64 @@ is(r("SELECT payment_records.report_payment($pay, 'order-1') ->> 'id'"), $k1,
 like(r_err("SELECT payment_records.report_payment(jsonb_set($pay, '{amount_requested,value}', '999'), 'order-1')"),
 	qr/idempotency key was already used/, 'and the key keeps its parameters');
 
-# records by shard, for the races
+# records by shard, for the races: at least six on each shard
 my @by_shard = map { my $k = $_; [ grep { shard_of($_) == $k } @ids ] } 0 .. 2;
+for (1 .. 200)
+{
+	last unless grep { @$_ < 6 } @by_shard;
+	my $id = r("SELECT payment_records.report_payment($pay) ->> 'id'");
+	push @ids, $id;
+	push @{ $by_shard[ shard_of($id) ] }, $id;
+}
+
+# --- errors through the router are the node's -----------------------------
+# SQLSTATE, message, detail (Stripe code), hint and column (Stripe param) of
+# the error a call raises, as the application sees them
+sub err_fields
+{
+	my ($node, $call) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', qq{SET ROLE app;
+DO \$d\$ DECLARE a text; b text; c text; d text; e text;
+BEGIN
+    PERFORM $call;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS a = RETURNED_SQLSTATE, b = MESSAGE_TEXT, c = PG_EXCEPTION_DETAIL,
+                            d = PG_EXCEPTION_HINT, e = COLUMN_NAME;
+    RAISE NOTICE 'fields %|%|%|%|%', a, b, c, d, e;
+END \$d\$;});
+	return $err =~ /fields (.*)/ ? $1 : "no error ($err)";
+}
+my $R0 = $by_shard[0][0];
+for my $call (
+	q{payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": -5}}')},
+	q{payment_records.report_payment('{"amount_requested": {"currency": "usd", "value": 100}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}, "outcome": "bogus"}')},
+	qq{payment_records.retrieve_payment_record('pr_000000000000000000000000')},
+	qq{payment_records.report_refund('$R0', ${\ refund_params('err-ref', 100000)})},
+	qq{payment_records.report_refund('$R0', '{"outcome": "refunded", "amount": {"currency": "usd", "value": 100000}}')},
+	qq{payment_records.report_payment_attempt_failed('$R0', '{"failed_at": 1730253460}')},
+	q{payment_records.to_major(100, 'xyz')})
+{
+	my $direct = err_fields($shards[0], $call);
+	is(err_fields($router, $call), $direct, "the node's error through the router: $direct");
+}
+unlike(r_err(qq{SELECT payment_records.report_refund('$R0', ${\ refund_params('err-ref', 100000)})}),
+	qr/REMOTE ERROR|plproxy/i, 'no PL/Proxy prefix in the message');
+
+# request(): a refund with a reference refused with a key: the refused
+# answer is stored under the key (a retry replays it), and the reference
+# stays free
+my $req_refund = qq{SELECT status || ' ' || body::text FROM payment_records.request('POST',
+	'/v1/payment_records/$R0/report_refund', ${\ refund_params('req-refused', 100000)}, 'req-refused-key')};
+my $refused = r($req_refund);
+like($refused, qr/^400 /, 'request(): a refund over the limit is refused');
+is(r($req_refund), $refused, 'request(): its retry replays the same answer');
+is($shards[0]->safe_psql('postgres',
+	q{SELECT count(*) FROM payment_records.idempotency_key WHERE key = 'req-refused-key'}), '1',
+	'request(): the refused answer is stored under the key on the record\'s shard');
+is(r(q{SELECT count(*) FROM payment_records.reconcile_reference_claims('0')}), '0',
+	'request(): no claim left by the refused refund');
+like(r(qq{SELECT payment_records.report_refund('$by_shard[1][0]', ${\ refund_params('req-refused', 10)}) ->> 'id'}),
+	qr/^pr_/, 'request(): the reference of the refused refund is free for another record');
 
 # --- concurrent clients ------------------------------------------------------
 $router->safe_psql('postgres', q{
@@ -303,6 +359,194 @@ for my $case (
 		"$who killed after step $step: no claim left pending");
 }
 
+# --- kill -9 under load -------------------------------------------------------
+# Clients (separate psql connections through the router, one per call)
+# report refunds with references from a pool, on six records (two per
+# shard), each call pausing after a random step of the reference protocol
+# (none, 1 or 2; its application_name says which, and the record's and the
+# claim's shards), and keyed payments, retried with the same key until
+# answered.  Meanwhile the router, then a record's shard, then a claiming
+# shard are killed with SIGKILL (postmaster and every backend) while a
+# call waits after step 1, and again after step 2, and restarted.  Then:
+# every acknowledged refund and payment is on its shard, no reference is
+# used twice, no record is refunded past its amount, one stored answer per
+# key, and reconcile_reference_claims settles every claim left behind.
+# PR_SHARDED_FAULT_ROUNDS repeats the six kills (the long version).
+my $fault_rounds  = env_int('PR_SHARDED_FAULT_ROUNDS',  1);
+my $fault_clients = env_int('PR_SHARDED_FAULT_CLIENTS', 4);
+# the pool of references and the records' amounts grow with the rounds, so
+# that refunds keep passing every step until the end
+my $big = q('{"amount_requested": {"currency": "usd", "value": ) . (3000 * $fault_rounds) . q(}, "initiated_at": 1730253453,
+  "payment_method_details": {"payment_method": "pm_1"}, "outcome": "guaranteed",
+  "guaranteed": {"guaranteed_at": 1730253460}}');
+my @load_by_shard = ([], [], []);
+for (1 .. 200)
+{
+	last unless grep { @$_ < 2 } @load_by_shard;
+	my $id = r("SELECT payment_records.report_payment($big) ->> 'id'");
+	push @{ $load_by_shard[ shard_of($id) ] }, $id;
+}
+my @load_ids = map { @{$_}[0 .. 1] } @load_by_shard;
+my $nrefs = 200 * $fault_rounds;
+my @ref_claim = split / /, r("SELECT string_agg(payment_records_router.claim_shard_of('load-' || g)::text,
+	' ' ORDER BY g) FROM generate_series(0, $nrefs) g");
+my $ldir = PostgreSQL::Test::Utils::tempdir();
+PostgreSQL::Test::Utils::append_to_file("$ldir/maps.sh",
+	'ids=(' . join(' ', @load_ids) . ")\n"
+	  . 'rshard=(' . join(' ', map { shard_of($_) } @load_ids) . ")\n"
+	  . 'cshard=(' . join(' ', @ref_claim) . ")\n" . "nrefs=$nrefs\nmaxcalls=" . (3000 * $fault_rounds) . "\n");
+PostgreSQL::Test::Utils::append_to_file("$ldir/load.sh", <<'SH');
+# load.sh CONNSTR CLIENT OUT DIR: calls through the router until DIR/stop
+conn=$1; c=$2; out=$3; dir=$4
+source "$dir/maps.sh"
+pay='{"amount_requested": {"currency": "usd", "value": 500}, "initiated_at": 1730253453, "payment_method_details": {"payment_method": "pm_1"}}'
+i=0
+while [ ! -e "$dir/stop" ] && [ $i -lt $maxcalls ]; do
+    i=$((i + 1))
+    if [ $((RANDOM % 4)) = 0 ]; then
+        key="load-$c-$i"; tries=0; r=
+        while [ $tries -lt 40 ]; do
+            tries=$((tries + 1))
+            r=$(psql -X -At -d "$conn application_name=load-pay" \
+                -c "SET ROLE app" -c "SELECT payment_records.report_payment('$pay', '$key') ->> 'id'" 2>/dev/null | tail -1)
+            case $r in pr_*) break ;; esac
+            r=none; sleep 0.25
+        done
+        echo "pay $key $r $tries" >>"$out"
+    else
+        n=$((RANDOM % 6)); ref=$((RANDOM % nrefs + 1)); amt=$((RANDOM % 100 + 20)); step=$((RANDOM % 3))
+        r=$(psql -X -At -d "$conn application_name=s${step}r${rshard[$n]}c${cshard[$ref]}" \
+            -c "SET ROLE app" -c "SET payment_records_router.debug_pause_after_step = $step" \
+            -c "SET payment_records_router.debug_pause_seconds = 0.2" \
+            -c "SELECT payment_records.report_refund('${ids[$n]}', '{\"outcome\": \"refunded\", \"processor_details\": {\"type\": \"custom\", \"custom\": {\"refund_reference\": \"load-$ref\"}}, \"amount\": {\"currency\": \"usd\", \"value\": $amt}}') ->> 'id'" 2>&1 | tr '\n\t' '  ')
+        echo "refund ${ids[$n]} load-$ref $amt | $r" >>"$out"
+    fi
+done
+SH
+
+# SIGKILL a node's postmaster and all its processes, as a crash would
+sub kill9
+{
+	my ($node) = @_;
+	open my $fh, '<', $node->data_dir . '/postmaster.pid' or die 'no postmaster.pid';
+	chomp(my $pm = <$fh>);
+	close $fh;
+	my @kids;
+	for my $p (glob '/proc/[0-9]*')
+	{
+		open my $st, '<', "$p/stat" or next;
+		my $line = <$st>;
+		close $st;
+		push @kids, $1 if defined $line && $line =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $pm;
+	}
+	kill 'KILL', $pm, @kids;
+	for (1 .. 100)
+	{
+		last unless grep { kill 0, $_ } $pm, @kids;
+		sleep 0.05;
+	}
+	$node->_update_pid(-1);
+}
+
+my $conn = $router->connstr('postgres');
+my @clients = map {
+	IPC::Run::start([ 'bash', "$ldir/load.sh", $conn, $_, "$ldir/out.$_", $ldir ],
+		'>', '/dev/null', '2>', "$ldir/err.$_")
+} 1 .. $fault_clients;
+my %hit;
+for my $round (1 .. $fault_rounds)
+{
+	for my $case (
+		[ 'router', 1 ], [ 'router', 2 ],
+		[ "record's shard", 1 ], [ "record's shard", 2 ],
+		[ 'claiming shard', 1 ], [ 'claiming shard', 2 ])
+	{
+		my ($who, $step) = @$case;
+		# a call waiting after this step, whose record and claim are on
+		# different shards
+		my ($app, $rs, $cs);
+		for (1 .. 200)
+		{
+			my ($ret, $o) = $router->psql('postgres', qq{
+SELECT application_name FROM pg_stat_activity
+WHERE application_name ~ '^s${step}r[0-9]c[0-9]\$' AND wait_event = 'PgSleep'
+  AND substr(application_name, 4, 1) <> substr(application_name, 6, 1) LIMIT 1});
+			if ($ret == 0 && $o =~ /^s\dr(\d)c(\d)$/) { ($app, $rs, $cs) = ($o, $1, $2); last; }
+			sleep 0.05;
+		}
+		next unless defined $app;
+		my $victim = $who eq 'router' ? $router : $who eq "record's shard" ? $shards[$rs] : $shards[$cs];
+		kill9($victim);
+		sleep 0.3;
+		$victim->start;
+		$hit{"$who $step"}++;
+		note "round $round: $who killed (SIGKILL) while a call waited after step $step ($app)";
+		sleep 0.7;
+	}
+}
+sleep 1;
+PostgreSQL::Test::Utils::append_to_file("$ldir/stop", '');
+$_->finish for @clients;
+is(scalar(keys %hit), 6, 'under load: each of the three parties killed after step 1 and after step 2 ('
+	  . join(', ', map { "$_: $hit{$_}" } sort keys %hit) . ')');
+
+my @lines = map { split /\n/, slurp_file("$ldir/out.$_") } grep { -e "$ldir/out.$_" } 1 .. $fault_clients;
+# acknowledged: the call printed its refund's id and no error
+my @acked_refunds = grep { /^refund \S+ \S+ \d+ \|.*\bpr_[0-9A-Za-z]{24}\s*$/ && !/ERROR|FATAL|error:/ } @lines;
+my %is_acked = map { $_ => 1 } @acked_refunds;
+my @acked_pays = grep { /^pay \S+ pr_/ } @lines;
+my %why;
+for (grep { /^refund / && !$is_acked{$_} } @lines)
+{
+	my $r = (split / \| /, $_, 2)[1] // '';
+	$why{ $r =~ /already been used/ ? 'reference already used'
+		: $r =~ /exceeds|amount_too_large/ ? 'over the limit'
+		: $r =~ /connection to server was lost|server closed the connection|terminating connection|REMOTE ERROR|Is the server running|connection refused|could not connect|No such file|PQconnect|stale conn/i ? 'failed by a kill'
+		: 'other: ' . substr($r, 0, 100) }++;
+}
+note scalar(@lines) . ' calls under load: ' . scalar(@acked_refunds) . ' refunds and '
+  . scalar(@acked_pays) . ' keyed payments acknowledged; refunds refused or failed: '
+  . join(', ', map { "$_ $why{$_}" } sort keys %why)
+  . '; keyed payment attempts: ' . eval { my $t = 0; $t += (split / /)[3] for @acked_pays; $t };
+ok(@acked_refunds > 0 && @acked_pays > 0, 'under load: refunds and keyed payments acknowledged');
+ok(!grep({ /^pay \S+ none/ } @lines), 'under load: every keyed payment answered in the end (retried with its key)');
+# every claim left behind settles
+r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')");
+is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
+	'under load: reconcile_reference_claims settled every claim left behind');
+my %load_refunds;
+my %load_ref_uses;
+for (split /\n/, on_all_shards(q{
+SELECT r.id || ' ' || f.refund_reference || ' ' || f.amount
+FROM payment_records.refund f JOIN payment_records.payment_record r ON r.seq = f.record_seq
+WHERE f.refund_reference LIKE 'load-%'}))
+{
+	my ($id, $ref, $amount) = split / /;
+	$load_refunds{"$id $ref $amount"}++;
+	$load_ref_uses{$ref}++;
+}
+is(scalar(grep { $load_ref_uses{$_} > 1 } keys %load_ref_uses), 0,
+	'under load: no reference used twice (' . scalar(keys %load_ref_uses) . ' used)');
+is(scalar(grep { my ($x, $id, $ref, $amt) = split / /; !$load_refunds{"$id $ref $amt"} } @acked_refunds), 0,
+	'under load: every acknowledged refund is on its record\'s shard');
+my %pay_ids = map { (split / /)[1] => (split / /)[2] } @acked_pays;
+my %stored;
+for (split /\n/, on_all_shards(q{
+SELECT k.key || ' ' || count(*) FROM payment_records.idempotency_key k WHERE k.key LIKE 'load-%' GROUP BY k.key}))
+{
+	my ($k, $n) = split / /;
+	$stored{$k} += $n;
+}
+is(scalar(grep { ($stored{$_} // 0) != 1 } keys %pay_ids), 0,
+	'under load: one stored answer per acknowledged key, on one shard');
+is(scalar(grep { $_ > 1 } values %stored), 0, 'under load: no key ran on two shards');
+is(scalar(grep { r("SELECT payment_records.report_payment('{\"amount_requested\": {\"currency\": \"usd\", \"value\": 500}, \"initiated_at\": 1730253453, \"payment_method_details\": {\"payment_method\": \"pm_1\"}}', '$_') ->> 'id'") ne $pay_ids{$_} } grep { defined } (sort keys %pay_ids)[0 .. 4]),
+	0, 'under load: a retry of an acknowledged keyed payment replays it');
+is(on_all_shards(q{
+SELECT count(*) FROM payment_records.payment_record r
+WHERE (SELECT coalesce(sum(amount), 0) FROM payment_records.refund f WHERE f.record_seq = r.seq) > r.amount}),
+	"0\n0\n0", 'under load: no record refunded beyond its amount');
+
 # every claim left confirmed matches a refund on its record's shard
 is(r("SELECT count(*) FROM payment_records.reconcile_reference_claims('0')"), '0',
 	'nothing left to reconcile');
@@ -370,10 +614,23 @@ is($reporting->safe_psql('postgres', $totals),
 	join("\n", map { join(' ', $_, @{ $sum{$_} }) } sort keys %sum),
 	'the reporting database\'s daily_summary is the sum of the shards\'');
 
-# --- adding a shard: new records only; claims stay where they are --------
+# --- adding a shard: new records only; keys and claims stay where they are
 my $used_ref = (sort keys %ref_uses)[0];
-$router->safe_psql('postgres',
-	'INSERT INTO payment_records_router.settings (claim_shards) VALUES (3)');
+is($router->safe_psql('postgres',
+	'SELECT key_shards || \' \' || claim_shards FROM payment_records_router.settings'),
+	'3 3', 'router.sql fixed key_shards and claim_shards at the shard count');
+# keyed payments made before the shard is added, retried after it
+my %keyed;
+for my $i (1 .. 12)
+{
+	$keyed{"grow-$i"} = r("SELECT payment_records.report_payment($pay, 'grow-$i')");
+}
+my $moved = 0;
+for my $k (keys %keyed)
+{
+	$moved++ if r("SELECT abs(hashtextextended('$k', 0) % 4) <> payment_records_router.key_shard_of('$k')") eq 't';
+}
+ok($moved > 0, "$moved of the 12 keys would move if keys hashed over 4 shards");
 my $shard3 = new_node('shard3');
 run_setup($shard3, 'shard.sql', shard => 3);
 push @shards, $shard3;
@@ -381,6 +638,18 @@ run_setup($reporting, 'subscribe.sql', shard => 3, conn => $shard3->connstr('pos
 $router->safe_psql('postgres', "ALTER SERVER payment_records_shards OPTIONS (ADD p3 '"
 	  . ($shard3->connstr('postgres') =~ s/'//gr) . "')");
 is(r('SELECT payment_records_router.shard_count()'), '4', 'a fourth shard added');
+is(scalar(grep { r("SELECT payment_records.report_payment($pay, '$_')") ne $keyed{$_} } sort keys %keyed),
+	0, 'a retry of a keyed payment made before the shard was added gives the same answer');
+is(scalar(grep { r("(SELECT status || ' ' || (body ->> 'id') FROM payment_records.request('POST',
+	'/v1/payment_records/report_payment', $pay, '$_'))") ne '200 ' . ($keyed{$_} =~ s/.*"id": "([^"]+)".*/$1/sr) }
+	sort keys %keyed), 0, 'the same through request()');
+my $stored = 0;
+$stored += $_ for split /
+/, on_all_shards(
+	q{SELECT count(*) FROM payment_records.idempotency_key WHERE key LIKE 'grow-%'});
+is($stored, 12, 'one stored answer per key across the four shards: no call ran twice');
+is($shard3->safe_psql('postgres', q{SELECT count(*) FROM payment_records.idempotency_key}), '0',
+	'the new shard takes no keyed payment');
 my %spread;
 $spread{ shard_of(r("SELECT payment_records.report_payment($pay) ->> 'id'")) }++ for 1 .. 24;
 ok($spread{3}, 'new payments land on the new shard too');
@@ -394,6 +663,68 @@ like(r("SELECT payment_records.report_refund('$new_rec', ${\ refund_params($new_
 	qr/^pr_/, 'a refund on the new shard, with a new reference');
 like(r_err("SELECT payment_records.report_refund('$ids[0]', ${\ refund_params($new_ref, 10)})"),
 	qr/already been used/, 'whose reference is then refused on an old shard');
+
+# --- the HTTP gateway against the router -----------------------------------
+my $gw_bin = "$FindBin::RealBin/../../src/gateway/payment_records_gateway";
+SKIP:
+{
+	skip 'the gateway was not built', 9 unless -x $gw_bin;
+	my $sk = $router->safe_psql('postgres',
+		q{SELECT secret FROM payment_records.create_api_key('app', false)});
+	like($sk, qr/^sk_test_/, 'an API key made through the router');
+	is($shards[0]->safe_psql('postgres', 'SELECT count(*) FROM payment_records.api_key'), '1',
+		'it lives on shard 0, the key shard');
+	my $gw_log = PostgreSQL::Test::Utils::tempdir() . '/gateway.log';
+	my $gw = IPC::Run::start(
+		[ $gw_bin, '--listen', '127.0.0.1', '--port', '0', '--pool', '2',
+		  '--conninfo', $router->connstr('postgres') . ' user=app_gateway' ],
+		'>', '/dev/null', '2>', $gw_log);
+	my $gw_port;
+	for (1 .. 100)
+	{
+		last if ($gw_port) = slurp_file($gw_log) =~ /listening on 127\.0\.0\.1 port (\d+)/;
+		sleep 0.1;
+	}
+	die 'the gateway did not start: ' . slurp_file($gw_log) unless $gw_port;
+	# curl METHOD PATH [FORM] [KEY]: "status body"
+	my $http = sub {
+		my ($method, $path, $form, $key) = @_;
+		my ($out, $err);
+		IPC::Run::run(
+			[ 'curl', '-s', '-X', $method, '-u', ($key // $sk) . ':',
+			  '-w', '\n%{http_code}', (defined $form ? ('-d', $form) : ()),
+			  "http://127.0.0.1:$gw_port$path" ],
+			'>', \$out, '2>', \$err);
+		my ($body, $status) = $out =~ /^(.*)\n(\d+)$/s;
+		return ($status // 'none', $body // $err);
+	};
+	my $form = 'amount_requested[currency]=usd&amount_requested[value]=5000&initiated_at=1730253453'
+	  . '&payment_method_details[payment_method]=pm_1&outcome=guaranteed&guaranteed[guaranteed_at]=1730253460';
+	my ($st, $body) = $http->('POST', '/v1/payment_records/report_payment', $form);
+	is($st, 200, 'HTTP through the router: report_payment');
+	my ($gid) = $body =~ /"id": "(pr_[0-9A-Za-z]+)"/;
+	my $gshard = shard_of($gid);
+	is($shards[$gshard]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.payment_record WHERE id = '$gid'"), '1',
+		'the payment is on the shard its id names');
+	my $refund_form = 'outcome=refunded&processor_details[type]=custom'
+	  . '&processor_details[custom][refund_reference]=http-ref-1&amount[currency]=usd&amount[value]=700';
+	($st, $body) = $http->('POST', "/v1/payment_records/$gid/report_refund", $refund_form);
+	is($st, 200, 'HTTP through the router: a refund with a reference');
+	is($shards[$gshard]->safe_psql('postgres',
+		"SELECT count(*) FROM payment_records.refund WHERE refund_reference = 'http-ref-1'"), '1',
+		'the refund is on the record\'s shard');
+	($st, $body) = $http->('POST', "/v1/payment_records/$gid/report_refund",
+		$refund_form =~ s/http-ref-1/http-ref-2/r =~ s/=700/=9000/r);
+	like("$st $body", qr/^400 .*"param": "amount\[value\]"/s,
+		'HTTP through the router: a refund over the limit is the node\'s 400 with its param');
+	($st, $body) = $http->('GET', "/v1/payment_records/$gid");
+	like("$st $body", qr/^200 .*"value": 700/s, 'HTTP through the router: retrieve');
+	($st, $body) = $http->('GET', '/v1/payment_records?limit=1', undef, 'sk_test_nosuchkey0000');
+	is($st, 401, 'HTTP through the router: an unknown key is refused');
+	$gw->signal('TERM');
+	$gw->finish;
+}
 
 # lag: a write through the router until it is visible on the reporting node
 my @lags;
