@@ -4,11 +4,12 @@
 # the postgresql-15 server and client.  Arguments: more packages.
 # PR_PG_MAJOR (default 15) names the server's major version (test/pgroot.sh
 # runs test/deb.sh in roots with 17 and 18).  PL/Proxy is for the sharded
-# deployment's router (payment_records_router, test/t/008_sharded.pl).
+# deployment's router (payment_records_router, test/t/008_sharded.pl);
+# curl for that test's and the gateway's HTTP calls.
 set -euo pipefail
 
 need=(make gcc "postgresql-server-dev-${PR_PG_MAJOR:-15}" libipc-run-perl libmicrohttpd-dev libpq-dev
-      "postgresql-${PR_PG_MAJOR:-15}-plproxy" "$@")
+      "postgresql-${PR_PG_MAJOR:-15}-plproxy" curl "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

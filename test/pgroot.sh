@@ -93,11 +93,12 @@ host_mirror() {
 
 # what a root needs: the server and its headers, the build tools, the TAP
 # tests' IPC::Run (PostgreSQL::Test::Cluster comes with the headers
-# package), and what test/deb.sh needs to build the package
+# package), what test/deb.sh needs to build the package, and PL/Proxy and
+# curl for the sharded deployment's test (test/t/008_sharded.pl)
 root_packages() {
     echo "postgresql-$1 postgresql-server-dev-$1 postgresql-common make gcc libc6-dev" \
          "libipc-run-perl perl build-essential dpkg-dev debhelper postgresql-server-dev-all" \
-         "libmicrohttpd-dev libpq-dev postgresql-$1-plproxy"
+         "libmicrohttpd-dev libpq-dev postgresql-$1-plproxy curl"
 }
 
 # root_apt ROOT MAJOR LOG: install root_packages into ROOT
