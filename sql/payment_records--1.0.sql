@@ -93,9 +93,8 @@ CREATE UNIQUE INDEX refund_reference_key
     ON @extschema@.refund (livemode, refund_reference)
     WHERE refund_reference IS NOT NULL;
 
--- Idempotency keys (README, contract clause C6): the stored response (or
--- business error) of the first call under a key, with a hash of the
--- request it answered.
+-- Idempotency keys (SPEC 6): the stored response (or business error) of
+-- the first call under a key, with a hash of the request it answered.
 CREATE TABLE @extschema@.idempotency_key (
     livemode        boolean NOT NULL,
     key             text COLLATE "C" NOT NULL,
