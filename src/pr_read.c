@@ -98,18 +98,29 @@ static PrStatement fetch_record_sql = {
 	PR_TABLE_BIT(PR_T_RECORD) | PR_TABLE_BIT(PR_T_ATTEMPT) | PR_TABLE_BIT(PR_T_REFUND)
 };
 
-/* A record, its latest attempt and refund total, for reading. */
-bool
-pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
+/*
+ * Run stmt (fetch_record_sql or fetch_attempt_sql: an id and a mode in,
+ * one row of read_record_row's shape out) and read its row into *rec;
+ * false when there is none.
+ */
+static bool
+fetch_by_id(PrStatement *stmt, const char *id, bool livemode, PrRecord *rec)
 {
 	Datum		v[2];
 
 	v[0] = CStringGetTextDatum(id);
 	v[1] = BoolGetDatum(livemode);
-	if (pr_spi_run(&fetch_record_sql, v, NULL, false, SPI_OK_SELECT) == 0)
+	if (pr_spi_run(stmt, v, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
 	read_record_row(pr_spi_row(0), rec, livemode);
 	return true;
+}
+
+/* A record, its latest attempt and refund total, for reading. */
+bool
+pr_store_fetch_record(const char *id, bool livemode, PrRecord *rec)
+{
+	return fetch_by_id(&fetch_record_sql, id, livemode, rec);
 }
 
 /* an attempt of a mode by id, with its record and the record's refund head */
@@ -133,13 +144,8 @@ static PrStatement fetch_attempt_sql = {
 bool
 pr_store_fetch_attempt(const char *id, bool livemode, PrRecord *rec, PrAttempt *a)
 {
-	Datum		v[2];
-
-	v[0] = CStringGetTextDatum(id);
-	v[1] = BoolGetDatum(livemode);
-	if (pr_spi_run(&fetch_attempt_sql, v, NULL, false, SPI_OK_SELECT) == 0)
+	if (!fetch_by_id(&fetch_attempt_sql, id, livemode, rec))
 		return false;
-	read_record_row(pr_spi_row(0), rec, livemode);
 	*a = rec->latest;			/* the row's attempt is this one */
 	return true;
 }
