@@ -31,10 +31,3 @@ pr_idempotency_expiry(void)
 {
 	return GetCurrentTimestamp() - (TimestampTz) pr_idempotency_retention * USECS_PER_SEC;
 }
-
-/* payment_records.shard: this node's shard, -1 when not sharded. */
-int
-pr_shard_number(void)
-{
-	return pr_shard;
-}

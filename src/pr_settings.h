@@ -25,7 +25,6 @@ extern bool pr_allow_drop;
 
 /* payment_records.shard: this node's shard number, -1 when not sharded */
 extern int	pr_shard;
-extern int	pr_shard_number(void);
 
 /* Idempotency keys created before this have expired. */
 extern TimestampTz pr_idempotency_expiry(void);

@@ -37,7 +37,7 @@ static const char shard_base62[] =
 void
 pr_shard_stamp_id(char *body)
 {
-	int			shard = pr_shard_number();
+	int			shard = pr_shard;
 
 	if (shard < 0)
 		return;
@@ -52,7 +52,7 @@ pr_shard_stamp_id(char *body)
 int64
 pr_shard_serial(int64 n)
 {
-	int			shard = pr_shard_number();
+	int			shard = pr_shard;
 	int64		r;
 
 	if (shard < 0)
